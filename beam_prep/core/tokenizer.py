@@ -1,0 +1,131 @@
+"""The tokenizer as a trainer sees it, and exact encoding of text pieces for assembly.
+
+`TextEncoder` wraps the Rust tokenizer behind `transformers.AutoTokenizer` (the very object a
+trainer's `tokenizer(text)` uses). It encodes *units*: pieces of an example's text that start at a
+hard split point (the start of the text, the end of a special token, or a space after a non-space
+character), so that the ids of a text are the concatenation of its units' ids. Message content is
+always encoded with special-token parsing off: `</s>` typed by a user never becomes id 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ANCHOR = "a"  # encoded in front of a mid-text unit so the tokenizer sees it as mid-text
+
+
+class TokenizerError(ValueError):
+    """A tokenizer that cannot be loaded or used; the message names the path and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTokens:
+    ids: tuple[int, ...]
+    ends: tuple[int, ...]  # each token's end offset (in characters) within the unit's text
+
+
+class TextEncoder:
+    """Load once per worker (DoFn.setup); never pickle it into the pipeline graph."""
+
+    def __init__(self, tokenizer_dir: str | Path):
+        from transformers import AutoTokenizer
+
+        path = Path(tokenizer_dir)
+        if not (path / "tokenizer.json").is_file():
+            raise TokenizerError(f"no tokenizer.json in tokenizer directory {str(tokenizer_dir)!r}")
+        try:
+            self.hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        except Exception as exc:  # transformers raises many kinds; the message is what matters
+            raise TokenizerError(f"cannot load tokenizer from {str(tokenizer_dir)!r}: {exc}") from None
+        self.backend = self.hf.backend_tokenizer
+        self.plain = self.backend.__class__.from_str(self.backend.to_str())
+        self.plain.encode_special_tokens = True  # content and literal text: never parse specials
+        self.plain.no_truncation()
+        self.plain.no_padding()
+        self.bos_token = self.hf.bos_token or ""
+        self.eos_token = self.hf.eos_token or ""
+        self.chat_template = _chat_template(path)
+        specials = sorted((t.content for t in self.backend.get_added_tokens_decoder().values()), key=len, reverse=True)
+        self.special_tokens = tuple(s for s in specials if s)
+        self.special_ids = {s: self.backend.token_to_id(s) for s in self.special_tokens}
+        self._special_re = re.compile("|".join(map(re.escape, self.special_tokens))) if self.special_tokens else None
+        # What the post-processor adds around a text (BOS, sometimes EOS), as a trainer's tokenizer(text).
+        with_specials = self.backend.encode("x", add_special_tokens=True).ids
+        bare = self.backend.encode("x", add_special_tokens=False).ids
+        at = _find(with_specials, bare)
+        self.prefix_ids = tuple(with_specials[:at])
+        self.suffix_ids = tuple(with_specials[at + len(bare) :])
+
+    # -- what a trainer sees -------------------------------------------------------------------
+    def encode_text(self, text: str) -> list[int]:
+        """`tokenizer(text)["input_ids"]`: the reference every assembled example must equal."""
+        return self.backend.encode(text, add_special_tokens=True).ids
+
+    def split_specials(self, text: str) -> list[tuple[str, bool]]:
+        """A literal template text cut into (piece, is_special_token) in order."""
+        if not text:
+            return []
+        if self._special_re is None:
+            return [(text, False)]
+        out, pos = [], 0
+        for m in self._special_re.finditer(text):
+            if m.start() > pos:
+                out.append((text[pos : m.start()], False))
+            out.append((m.group(), True))
+            pos = m.end()
+        if pos < len(text):
+            out.append((text[pos:], False))
+        return out
+
+    def find_special(self, content: str) -> str | None:
+        """The first special-token string inside message content, if any."""
+        if self._special_re is None:
+            return None
+        m = self._special_re.search(content)
+        return m.group() if m else None
+
+    # -- units ---------------------------------------------------------------------------------
+    def encode_units(self, units: list[tuple[str, bool]]) -> list[UnitTokens]:
+        """Encode (text, starts_piece) units in one batch.
+
+        A unit that starts a piece (the text's start, or right after a special token) is encoded on
+        its own; any other unit starts with a space after a non-space character and is encoded after
+        an anchor character, whose tokens are then dropped.
+        """
+        texts = [t if start else ANCHOR + t for t, start in units]
+        encodings = self.plain.encode_batch(texts, add_special_tokens=False)
+        out = []
+        for (text, start), enc in zip(units, encodings):
+            ids, offsets = enc.ids, enc.offsets
+            if start:
+                out.append(UnitTokens(tuple(ids), tuple(e for _, e in offsets)))
+                continue
+            skip = 0
+            while skip < len(offsets) and offsets[skip][1] <= len(ANCHOR):
+                skip += 1
+            if skip == 0 or (skip < len(offsets) and offsets[skip][0] < len(ANCHOR)):
+                raise TokenizerError(f"tokenizer merges across a space boundary in {text[:40]!r}; not supported")
+            out.append(UnitTokens(tuple(ids[skip:]), tuple(e - len(ANCHOR) for _, e in offsets[skip:])))
+        return out
+
+
+def _find(haystack: list[int], needle: list[int]) -> int:
+    for i in range(len(haystack) - len(needle) + 1):
+        if haystack[i : i + len(needle)] == needle:
+            return i
+    raise TokenizerError("cannot locate the text inside the tokenizer's post-processed output")
+
+
+def _chat_template(path: Path) -> str | None:
+    config_path = path / "tokenizer_config.json"
+    if config_path.is_file():
+        template = json.loads(config_path.read_text(encoding="utf-8")).get("chat_template")
+        if isinstance(template, list):  # named templates: take the default one
+            template = next((t["template"] for t in template if t.get("name") == "default"), None)
+        if template:
+            return template
+    jinja_path = path / "chat_template.jinja"
+    return jinja_path.read_text(encoding="utf-8") if jinja_path.is_file() else None
