@@ -165,7 +165,7 @@ class CompiledTemplate:
         return tuple(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def window_roles(has_system: bool, n_turns: int, first_role: str = USER) -> tuple[str, ...]:
     """Roles of a window of alternating turns, optionally after a system message."""
     other = ASSISTANT if first_role == USER else USER

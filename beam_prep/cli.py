@@ -1,0 +1,111 @@
+"""Command line: `python -m beam_prep [run|preview|templates] [FLAGS] [BEAM OPTIONS]`.
+
+Flags fill RunConfig (config.py); `--config FILE.yaml` fills it first and flags override; every
+argument that is not ours goes to Beam's PipelineOptions. Configuration mistakes print one line
+and exit with code 2, before any pipeline work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from beam_prep.config import BUNDLED_TOKENIZER, FIELDS, ConfigError, RunConfig, load_yaml
+
+COMMANDS = ("run", "preview", "templates")
+_HELP = {
+    "input": "input files: globs of .jsonl, .json (array) or .parquet, optionally .gz; local, s3://, gs://",
+    "output": "output folder or s3:// / gs:// URL",
+    "input_format": "schema of the records: messages, sharegpt or auto (per record)",
+    "template": "a template name (see `beam_prep templates`) or a path to a .jinja file",
+    "mode": "per_response: one example per assistant turn; whole_dialog: one per dialogue",
+    "system_prompt": "system prompt for dialogues without one (default: the template's)",
+    "tokenizer": "Hugging Face tokenizer folder (tokenizer.json), local or s3:// / gs://",
+    "max_seq_length": "token budget of one example, BOS/EOS included",
+    "val_fraction": "share of dialogues in the validation split, in [0, 1)",
+    "seed": "seed of the train/validation split hash",
+    "special_tokens_in_content": "dialogues whose text holds special-token strings: reject or keep",
+    "num_shards": "output shards per split (0: one per --tokens_per_shard tokens)",
+    "tokens_per_shard": "target tokens per output shard when --num_shards is 0",
+    "batch_dialogues": "dialogues tokenized together in one batch",
+    "verbose": "show Beam's own INFO logging",
+}
+
+
+def parser(command: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog=f"beam_prep {command}",
+        description="Turn raw conversation files into fine-tuning data for chat LLMs with memory.",
+        epilog="Any other --option is passed to Beam (e.g. --runner=DataflowRunner --project=...).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument("--config", help="YAML file of flags (keys without dashes); flags given here override it")
+    defaults = RunConfig()
+    for name, f in FIELDS.items():
+        if name == "pipeline_options":
+            continue
+        default = getattr(defaults, name)
+        kwargs = {"help": _HELP.get(name, ""), "default": argparse.SUPPRESS}
+        if name == "input":
+            kwargs["nargs"] = "+"
+        elif isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif f.type in ("int",) or isinstance(default, int):
+            kwargs["type"] = int
+        elif isinstance(default, float):
+            kwargs["type"] = float
+        if name == "tokenizer":
+            kwargs["help"] += " (default: the bundled Mistral-7B tokenizer)"
+        elif default not in (None, [], "") and not isinstance(default, bool):
+            kwargs["help"] += f" (default: {default})"
+        ap.add_argument(f"--{name}", **kwargs)
+    if command == "preview":
+        ap.add_argument("--examples", type=int, default=3, help="how many examples to show")
+    return ap
+
+
+def parse(command: str, argv: list[str]) -> tuple[RunConfig, list[str], argparse.Namespace]:
+    """(config, beam_argv, namespace) from a command line; ConfigError for our own mistakes."""
+    ap = parser(command)
+    ns, rest = ap.parse_known_args(argv)
+    values = load_yaml(ns.config) if getattr(ns, "config", None) else {}
+    values.update({k: v for k, v in vars(ns).items() if k in FIELDS})
+    config = RunConfig(**values)
+    unknown = [a for a in rest if not a.startswith("--")]
+    if unknown:
+        raise ConfigError(f"unexpected argument {unknown[0]!r}; flags start with --")
+    return config, rest, ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
+    try:
+        if command == "templates":
+            from beam_prep.report import print_templates
+
+            return print_templates()
+        config, beam_argv, ns = parse(command, argv)
+        _setup_logging(config.verbose)
+        if command == "preview":
+            from beam_prep.preview import preview
+
+            return preview(config, ns.examples)
+        from beam_prep.job import run_job
+        from beam_prep.report import print_summary
+
+        stats = run_job(config, beam_argv)
+        print_summary(stats, config)
+        return 0
+    except ConfigError as exc:
+        print(f"beam_prep: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+__all__ = ["main", "parse", "BUNDLED_TOKENIZER"]

@@ -1,0 +1,110 @@
+"""The run configuration: one dataclass is the schema; YAML fills it, flags override, and the
+resolved config is written to manifest.json. Mistakes are ConfigError, caught before any work."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from beam_prep.core.explode import MODES
+from beam_prep.core.normalize import INPUT_FORMATS
+
+BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
+BUNDLED_SAMPLE = str(Path(__file__).parent / "resources" / "sample")
+SPECIAL_POLICIES = ("reject", "keep")
+PIPELINE_OPTIONS_KEY = "pipeline_options"
+
+
+class ConfigError(ValueError):
+    """A configuration mistake: the message names the bad value and the fix (exit code 2)."""
+
+
+@dataclass
+class RunConfig:
+    input: list[str] = field(default_factory=list)
+    output: str = ""
+    input_format: str = "auto"
+    template: str = "llama2-chat-memory"
+    mode: str = "per_response"
+    system_prompt: str | None = None
+    tokenizer: str = BUNDLED_TOKENIZER
+    max_seq_length: int = 4096
+    val_fraction: float = 0.05
+    seed: int = 0
+    special_tokens_in_content: str = "reject"
+    num_shards: int = 0  # 0: follow the data size
+    tokens_per_shard: int = 5_000_000
+    batch_dialogues: int = 64
+    verbose: bool = False
+    pipeline_options: dict = field(default_factory=dict)
+
+    def validate(self) -> RunConfig:
+        if not self.input:
+            raise ConfigError("--input is required: one or more globs of .jsonl/.json/.parquet files")
+        if not self.output:
+            raise ConfigError("--output is required: a folder or s3:// / gs:// URL to write to")
+        _choice("input_format", self.input_format, INPUT_FORMATS)
+        _choice("mode", self.mode, MODES)
+        _choice("special_tokens_in_content", self.special_tokens_in_content, SPECIAL_POLICIES)
+        if not isinstance(self.max_seq_length, int) or self.max_seq_length <= 0:
+            raise ConfigError(f"--max_seq_length must be a positive integer, got {self.max_seq_length!r}")
+        if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"--val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.num_shards < 0:
+            raise ConfigError(f"--num_shards must be >= 0 (0 = automatic), got {self.num_shards}")
+        if self.tokens_per_shard <= 0 or self.batch_dialogues <= 0:
+            raise ConfigError("--tokens_per_shard and --batch_dialogues must be positive")
+        return self
+
+    def to_manifest(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"--{name} {value!r} is not one of: {', '.join(allowed)}")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+def load_yaml(path: str) -> dict:
+    """Keys of a run_configs/*.yaml: our flag names, plus `pipeline_options` for Beam."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--config {path!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path!r} must be a mapping of flag names to values")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"--config {path!r}: unknown keys {unknown}; use flag names without dashes, "
+            f"and put Beam options under '{PIPELINE_OPTIONS_KEY}:'"
+        )
+    if isinstance(data.get("input"), str):
+        data["input"] = [data["input"]]
+    if not isinstance(data.get(PIPELINE_OPTIONS_KEY, {}), dict):
+        raise ConfigError(f"--config {path!r}: '{PIPELINE_OPTIONS_KEY}' must be a mapping")
+    return data
+
+
+def pipeline_args(options: dict) -> list[str]:
+    """Beam command-line arguments from a YAML `pipeline_options` mapping."""
+    args = []
+    for key, value in options.items():
+        if value is True:
+            args.append(f"--{key}")
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, list):
+            args += [f"--{key}={v}" for v in value]
+        else:
+            args.append(f"--{key}={value}")
+    return args

@@ -1,0 +1,117 @@
+"""Run one job: check the configuration, prepare the output, run the pipeline, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from importlib import metadata
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_prep.config import ConfigError, RunConfig, pipeline_args
+from beam_prep.core.templates import TemplateError, load_template
+from beam_prep.io.fs import common_root, expand_inputs, join, url_to_fs
+from beam_prep.pipeline.build import build_pipeline
+from beam_prep.pipeline.finalize import SUCCESS, TEMP_DIR
+from beam_prep.pipeline.worker import TOKENIZER_FILES, FitterSpec
+
+log = logging.getLogger("beam_prep")
+LOCAL_RUNNERS = ("DirectRunner", "FnApiRunner", None)
+
+
+def beam_options(beam_argv: list[str], config: RunConfig) -> PipelineOptions:
+    """Beam options; locally the in-process FnApiRunner with one worker process per core.
+
+    DirectRunner is run as that FnApiRunner too: recent Beam's DirectRunner would first try to
+    download the Prism runner, which offline machines cannot.
+    """
+    argv = list(beam_argv) + pipeline_args(config.pipeline_options)
+    options = PipelineOptions(argv)
+    std = options.get_all_options()
+    if std.get("runner") in LOCAL_RUNNERS:
+        extra = ["--runner=FnApiRunner"]
+        if not std.get("direct_running_mode") or "--direct_running_mode" not in " ".join(argv):
+            extra.append("--direct_running_mode=multi_processing")
+        if not std.get("direct_num_workers"):
+            extra.append(f"--direct_num_workers={max(1, min(os.cpu_count() or 1, 8))}")
+        options = PipelineOptions(argv + extra)
+    return options
+
+
+def check(config: RunConfig):
+    """Every check that needs no pipeline: ConfigError with the bad value and the fix."""
+    config.validate()
+    try:
+        template = load_template(config.template)
+    except TemplateError as exc:
+        raise ConfigError(f"--template: {exc}") from None
+    if config.mode not in template.modes:
+        raise ConfigError(f"--mode {config.mode!r} is not supported by template {template.name!r} ({template.modes})")
+    fs, path = url_to_fs(config.tokenizer)
+    if not fs.exists(join(path, "tokenizer.json")):
+        raise ConfigError(f"--tokenizer {config.tokenizer!r} has no tokenizer.json (a Hugging Face tokenizer folder)")
+    try:
+        files = expand_inputs(config.input)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
+    return template, files
+
+
+def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> dict:
+    fs, path = url_to_fs(config.tokenizer)
+    hashes = {}
+    for name in TOKENIZER_FILES:
+        p = join(path, name)
+        if fs.exists(p):
+            hashes[name] = hashlib.sha256(fs.cat_file(p)).hexdigest()
+    versions = {}
+    for pkg in ("beam-prep", "apache-beam", "transformers", "tokenizers", "datasets", "pyarrow", "jinja2"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "run_id": run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": config.to_manifest(),
+        "template": {
+            "name": template.name,
+            "sha256": hashlib.sha256(template.source.encode()).hexdigest(),
+            "path": template.path,
+        },
+        "tokenizer_sha256": hashes,
+        "inputs": {"files": len(files), "root": common_root(files)},
+        "versions": versions,
+    }
+
+
+def run_job(config: RunConfig, beam_argv: list[str]) -> dict:
+    """Run the whole job and return stats.json's content."""
+    template, files = check(config)
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    fs, out_path = url_to_fs(config.output)
+    fs.makedirs(out_path, exist_ok=True)
+    success = join(out_path, SUCCESS)
+    if fs.exists(success):
+        fs.rm(success)  # from now on the output is incomplete until this run commits
+    tmp_root = join(config.output, TEMP_DIR, run_id)
+    spec = FitterSpec(
+        template, config.tokenizer, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
+    )
+    manifest = manifest_for(config, template, files, run_id)
+    options = beam_options(beam_argv, config)
+    log.info("beam_prep: %d input files -> %s (run %s)", len(files), config.output, run_id)
+    started = time.time()
+    with beam.Pipeline(options=options) as p:
+        build_pipeline(p, config, spec, files, common_root(files), tmp_root, manifest)
+    with fs.open(join(out_path, "stats.json"), "r", encoding="utf-8") as f:
+        stats = json.load(f)
+    stats["wall_seconds"] = round(time.time() - started, 2)
+    return stats

@@ -1,0 +1,1 @@
+"""The thin Beam layer: one PTransform per module, wiring the pure functions of beam_prep.core."""

@@ -1,0 +1,35 @@
+"""The pipeline graph. `build_pipeline` only wires transforms; it is tested on its own."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from beam_prep.config import RunConfig
+from beam_prep.pipeline.explode import ExplodeDialogues
+from beam_prep.pipeline.finalize import Finalize
+from beam_prep.pipeline.read import REJECTS, ReadDialogues
+from beam_prep.pipeline.render import RenderExamples
+from beam_prep.pipeline.stats import STATS, MergeCounters
+from beam_prep.pipeline.truncate import TruncateExamples
+from beam_prep.pipeline.worker import FitterSpec
+from beam_prep.pipeline.write import WriteRejects, WriteShards
+
+
+def build_pipeline(
+    p: beam.Pipeline, config: RunConfig, spec: FitterSpec, files: list[str], root: str, tmp_root: str, manifest: dict
+):
+    read = p | "ReadDialogues" >> ReadDialogues(files, root, config.input_format, config.seed, config.val_fraction)
+    dialogues = read.dialogues | "SpreadDialogues" >> beam.Reshuffle()
+    examples = dialogues | "ExplodeDialogues" >> ExplodeDialogues(config.mode)
+    fitted = examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)
+    rows = fitted.examples | "RenderExamples" >> RenderExamples(spec)
+    shards = rows | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard)
+    rejects = (read[REJECTS], fitted[REJECTS]) | "AllRejects" >> beam.Flatten()
+    reject_files = rejects | "WriteRejects" >> WriteRejects(tmp_root)
+    written = (shards, reject_files) | "AllWritten" >> beam.Flatten()
+    counts = (
+        (read[STATS], fitted[STATS])
+        | "AllCounts" >> beam.Flatten()
+        | "MergeCounts" >> beam.CombineGlobally(MergeCounters())
+    )
+    return (written, counts) | "Finalize" >> Finalize(config.output, tmp_root, manifest)

@@ -1,0 +1,84 @@
+"""Finalize: once every shard is written, move them into place, write the HF metadata,
+stats.json and manifest.json, remove the temporary folder, and write _SUCCESS last."""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+
+from beam_prep.core.records import SPLITS
+from beam_prep.core.stats import summarize
+from beam_prep.io.fs import join, url_to_fs
+from beam_prep.io.hf import write_dict_metadata, write_split_metadata
+from beam_prep.pipeline.write import write_example_shard
+
+OUTPUT_ENTRIES = ("parquet", "jsonl", "hf", "rejects", "stats.json", "manifest.json")
+TEMP_DIR = "_temporary"
+SUCCESS = "_SUCCESS"
+
+
+def finalize_output(output: str, tmp_root: str, written: list[dict], counts: dict, manifest: dict) -> dict:
+    shards = {s: 0 for s in SPLITS}
+    for w in written:
+        if w["kind"] == "examples":
+            shards[w["split"]] = w["num_shards"]
+    for split, n in shards.items():
+        if n == 0:  # an empty split still loads: one empty shard in every format
+            written.append(write_example_shard(tmp_root, split, 0, 1, []))
+            shards[split] = 1
+    fs, out_path = url_to_fs(output)
+    for entry in OUTPUT_ENTRIES:
+        target = join(out_path, entry)
+        if fs.exists(target):
+            fs.rm(target, recursive=True)
+    _, tmp_path = url_to_fs(tmp_root)
+    for w in written:
+        for rel in w["files"]:
+            target = join(out_path, rel)
+            fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            fs.mv(join(tmp_path, rel), target)
+    hf = join(output, "hf")
+    for split in SPLITS:
+        write_split_metadata(join(hf, split), split, shards[split], f"{manifest['run_id']}-{split}")
+    write_dict_metadata(hf, list(SPLITS))
+    stats = summarize(counts)
+    stats["output"] = {"shards": shards, "rejects_files": sum(1 for w in written if w["kind"] == "rejects")}
+    _write_json(fs, join(out_path, "stats.json"), stats)
+    _write_json(fs, join(out_path, "manifest.json"), manifest)
+    temp = join(out_path, TEMP_DIR)
+    if fs.exists(temp):
+        fs.rm(temp, recursive=True)
+    with fs.open(join(out_path, SUCCESS), "wb") as f:
+        f.write(b"")
+    return stats
+
+
+def _write_json(fs, path: str, value: dict) -> None:
+    with fs.open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+class Finalize(beam.PTransform):
+    """Runs once, after `written` (all shards) and `counts` (all stats) are complete."""
+
+    def __init__(self, output: str, tmp_root: str, manifest: dict):
+        super().__init__()
+        self._output, self._tmp, self._manifest = output, tmp_root, manifest
+
+    def expand(self, inputs):
+        written, counts = inputs
+        return (
+            written.pipeline
+            | "Once" >> beam.Create([None])
+            | "MoveAndCommit"
+            >> beam.Map(
+                lambda _, w, c, out, tmp, man: finalize_output(out, tmp, list(w), c, man),
+                beam.pvalue.AsList(written),
+                beam.pvalue.AsSingleton(counts),
+                self._output,
+                self._tmp,
+                self._manifest,
+            )
+        )

@@ -1,0 +1,70 @@
+"""TruncateExamples: batched, token-exact truncation of examples (and rejects that cannot fit)."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from beam_prep.core.records import Example, Reject
+from beam_prep.pipeline.read import REJECTS
+from beam_prep.pipeline.stats import STATS, CountingDoFn
+from beam_prep.pipeline.worker import FitterSpec, acquire
+
+
+class _Fit(CountingDoFn):
+    """Buffers the examples of `batch_dialogues` dialogues, then fits them in one tokenizer batch."""
+
+    def __init__(self, spec: FitterSpec, batch_dialogues: int):
+        self._spec, self._batch = spec, batch_dialogues
+
+    def setup(self):
+        self._fitter = acquire(self._spec)
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._groups: list[tuple] = []
+
+    def process(self, example: Example):
+        groups = self._groups
+        if (
+            groups
+            and groups[-1][0] is example.dialogue
+            or (groups and groups[-1][0].id == example.dialogue.id and groups[-1][0].line == example.dialogue.line)
+        ):
+            groups[-1][1].append(example)
+            return
+        if len(groups) >= self._batch:
+            yield from self._flush(wrap=False)
+        self._groups.append((example.dialogue, [example]))
+
+    def finish_bundle(self):
+        yield from self._flush(wrap=True)
+        yield from self.flush_counts()
+
+    def _flush(self, wrap: bool):
+        groups, self._groups = self._groups, []
+        for out in self._fitter.fit(groups):
+            if isinstance(out, Reject):
+                self.count(("rejected", out.reason, out.source))
+                self.count(("examples_rejected", out.reason))
+                value = GlobalWindows.windowed_value(out) if wrap else out
+                yield beam.pvalue.TaggedOutput(REJECTS, value)
+            else:
+                split = out.dialogue.split
+                self.count(("examples", split))
+                if out.dropped_turns:
+                    self.count(("truncated", split))
+                    self.count(("turns_dropped", split), out.dropped_turns)
+                self.count(("tokens", split, len(out.input_ids)))
+                yield GlobalWindows.windowed_value(out) if wrap else out
+
+
+class TruncateExamples(beam.PTransform):
+    """examples -> tagged outputs: fitted examples (main), rejects (too_long, ...), stats."""
+
+    def __init__(self, spec: FitterSpec, batch_dialogues: int = 64):
+        super().__init__()
+        self._fn = _Fit(spec, batch_dialogues)
+
+    def expand(self, examples):
+        return examples | "FitToBudget" >> beam.ParDo(self._fn).with_outputs(REJECTS, STATS, main="examples")

@@ -1,0 +1,59 @@
+"""What a worker loads once: the tokenizer and compiled template, shared by the DoFns of a process.
+
+Only the small FitterSpec travels in the pipeline graph; `acquire` builds the Fitter on first use
+in a worker process (DoFn.setup) and hands the same object to every DoFn there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apache_beam.utils import shared
+
+from beam_prep.core.fit import Fitter
+from beam_prep.core.templates import CompiledTemplate, TemplateSpec
+from beam_prep.core.tokenizer import TextEncoder
+from beam_prep.io.fs import localize_dir
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+
+
+@dataclass(frozen=True)
+class FitterSpec:
+    template: TemplateSpec
+    tokenizer: str  # local folder or s3:// / gs:// URL
+    max_seq_length: int
+    system_prompt: str | None
+    special_tokens_in_content: str
+
+    def build(self) -> Fitter:
+        encoder = TextEncoder(localize_dir(self.tokenizer, TOKENIZER_FILES))
+        template = self.template
+        if template.name == "tokenizer" and not template.source.strip():
+            template = with_tokenizer_chat_template(template, encoder)
+        compiled = CompiledTemplate(template, encoder.bos_token, encoder.eos_token)
+        return Fitter(compiled, encoder, self.max_seq_length, self.system_prompt, self.special_tokens_in_content)
+
+
+def with_tokenizer_chat_template(template: TemplateSpec, encoder: TextEncoder) -> TemplateSpec:
+    from dataclasses import replace
+
+    if not encoder.chat_template:
+        from beam_prep.core.templates import TemplateError
+
+        raise TemplateError("template 'tokenizer': the tokenizer has no chat_template in tokenizer_config.json")
+    return replace(template, source=encoder.chat_template)
+
+
+class _Holder:
+    """Shared needs a weak-referenceable object."""
+
+    def __init__(self, fitter: Fitter):
+        self.fitter = fitter
+
+
+_HANDLE = shared.Shared()
+
+
+def acquire(spec: FitterSpec) -> Fitter:
+    return _HANDLE.acquire(lambda: _Holder(spec.build()), tag=repr(spec)).fitter

@@ -1,0 +1,53 @@
+"""beam_prep: raw multi-turn conversations -> token-exact fine-tuning data for chat LLMs, on Apache Beam."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="beam-prep",
+    version="0.1.0",
+    description="Turn raw conversation logs into token-exact fine-tuning data for chat LLMs with Apache Beam",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=[
+        "beam_prep",
+        "beam_prep.core",
+        "beam_prep.io",
+        "beam_prep.pipeline",
+        "beam_prep._templates",
+    ],
+    # templates/ lives at the top of the repository and ships inside the package.
+    package_dir={"beam_prep._templates": "templates"},
+    package_data={
+        "beam_prep": ["resources/tokenizer/*/*", "resources/sample/*"],
+        "beam_prep._templates": ["*.jinja", "*.yaml", "*.md"],
+    },
+    install_requires=[
+        "apache-beam>=2.60",
+        "pyarrow>=14",
+        "transformers>=4.40",
+        "tokenizers>=0.19",
+        "datasets>=2.19",
+        "fsspec",
+        "s3fs",
+        "gcsfs",
+        "jinja2>=3.1",
+        "pyyaml",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=7",
+            "hypothesis",
+            "moto[server]>=5",
+            "gcp-storage-emulator",
+            "mistral-common",
+            "ruff",
+        ],
+    },
+    entry_points={"console_scripts": ["beam-prep=beam_prep.cli:main"]},
+)
