@@ -1,0 +1,99 @@
+"""The command line: YAML + flag overrides, Beam pass-through, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from beam_prep.cli import main, parse
+from beam_prep.config import BUNDLED_TOKENIZER
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    return str(f)
+
+
+def test_yaml_then_flags_override_and_beam_options_pass_through(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("input: a.jsonl\noutput: out\nmax_seq_length: 512\npipeline_options:\n  direct_num_workers: 1\n")
+    config, beam_argv, _ = parse("run", ["--config", str(cfg), "--max_seq_length", "1024", "--runner=FnApiRunner"])
+    assert config.input == ["a.jsonl"] and config.output == "out"
+    assert config.max_seq_length == 1024
+    assert config.pipeline_options == {"direct_num_workers": 1}
+    assert beam_argv == ["--runner=FnApiRunner"]
+    assert config.tokenizer == BUNDLED_TOKENIZER
+
+
+def run_main(argv, capsys) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--template", "nope"], "unknown template 'nope'; known templates: "),
+        (["--max_seq_length", "0"], "--max_seq_length must be a positive integer, got 0"),
+        (["--val_fraction", "1.0"], "--val_fraction must be in [0, 1), got 1.0"),
+        (["--mode", "all"], "--mode 'all' is not one of: per_response, whole_dialog"),
+        (["--tokenizer", "/no/such/dir"], "--tokenizer '/no/such/dir' has no tokenizer.json"),
+        (["--special_tokens_in_content", "maybe"], "--special_tokens_in_content 'maybe' is not one of"),
+    ],
+)
+def test_config_errors_are_one_line_exit_2(corpus, tmp_path, capsys, extra, message):
+    code, err = run_main(["--input", corpus, "--output", str(tmp_path / "o"), *extra], capsys)
+    assert code == 2
+    assert message in err and err.count("\n") == 0 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # nothing written before the checks pass
+
+
+def test_glob_matching_nothing(tmp_path, capsys):
+    code, err = run_main(["--input", str(tmp_path / "*.jsonl"), "--output", str(tmp_path / "o")], capsys)
+    assert code == 2 and "matches no file" in err
+
+
+def test_unknown_yaml_key(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("inputs: a.jsonl\n")
+    code, err = run_main(["--config", str(cfg)], capsys)
+    assert code == 2 and "unknown keys ['inputs']" in err and "pipeline_options" in err
+
+
+def test_missing_required(capsys):
+    code, err = run_main(["--output", "x"], capsys)
+    assert code == 2 and "--input is required" in err
+
+
+def test_templates_lists_bundled_templates(capsys):
+    assert main(["templates"]) == 0
+    out = capsys.readouterr().out
+    assert "llama2-chat-memory" in out and "falcon" in out
+
+
+def test_help_documents_every_flag_with_default():
+    out = subprocess.run([sys.executable, "-m", "beam_prep", "--help"], capture_output=True, text=True, check=True).stdout
+    for flag in ("--input", "--output", "--template", "--mode", "--max_seq_length", "--val_fraction", "--seed",
+                 "--tokenizer", "--system_prompt", "--input_format", "--config"):
+        assert flag in out
+    assert "(default: 4096)" in out and "(default: llama2-chat-memory)" in out
+
+
+def test_wheel_ships_templates_and_bundled_files(tmp_path):
+    """A plain `pip install .` (a wheel, not an editable install) still has templates and resources."""
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp_path), str(REPO)], check=True, capture_output=True)
+    [wheel] = tmp_path.glob("beam_prep-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "beam_prep/_templates/llama2-chat-memory.jinja" in names
+    assert "beam_prep/_templates/llama2-chat-memory.yaml" in names
+    assert "beam_prep/resources/tokenizer/mistral-7b-v0.1/tokenizer.json" in names
