@@ -38,6 +38,7 @@ setup(
         "gcsfs",
         "jinja2>=3.1",
         "pyyaml",
+        "matplotlib",
     ],
     extras_require={
         "test": [

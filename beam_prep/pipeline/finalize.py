@@ -9,11 +9,12 @@ import apache_beam as beam
 
 from beam_prep.core.records import SPLITS
 from beam_prep.core.stats import summarize
+from beam_prep.io.card import PLOT_NAME, card_text, histogram_png
 from beam_prep.io.fs import join, url_to_fs
 from beam_prep.io.hf import write_dict_metadata, write_split_metadata
 from beam_prep.pipeline.write import write_example_shard
 
-OUTPUT_ENTRIES = ("parquet", "jsonl", "hf", "rejects", "stats.json", "manifest.json")
+OUTPUT_ENTRIES = ("parquet", "jsonl", "hf", "rejects", "stats.json", "manifest.json", "README.md", PLOT_NAME)
 TEMP_DIR = "_temporary"
 SUCCESS = "_SUCCESS"
 
@@ -46,6 +47,10 @@ def finalize_output(output: str, tmp_root: str, written: list[dict], counts: dic
     stats["output"] = {"shards": shards, "rejects_files": sum(1 for w in written if w["kind"] == "rejects")}
     _write_json(fs, join(out_path, "stats.json"), stats)
     _write_json(fs, join(out_path, "manifest.json"), manifest)
+    with fs.open(join(out_path, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card_text(stats, manifest))
+    with fs.open(join(out_path, PLOT_NAME), "wb") as f:
+        f.write(histogram_png(stats, manifest["config"]["max_seq_length"]))
     temp = join(out_path, TEMP_DIR)
     if fs.exists(temp):
         fs.rm(temp, recursive=True)

@@ -93,3 +93,14 @@ def test_rerun_replaces_the_old_result(run, tmp_path):
     assert not (target / "parquet" / "stale-00000-of-00001.parquet").exists()
     assert second["splits"] == stats["splits"]
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in out.iterdir())
+
+
+def test_dataset_card_loads_with_load_dataset_and_has_the_plot(run):
+    """The card's YAML header is what the Hub reads: load_dataset(folder) finds both splits."""
+    out, stats, _, _ = run
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:") and "(num_tokens.png)" in card and "max_seq_length" not in card[:10]
+    loaded = datasets.load_dataset(str(out))
+    for split in SPLITS:
+        assert loaded[split].num_rows == stats["splits"][split]["examples"]
+    assert (out / "num_tokens.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
