@@ -103,9 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+class _BeamNoise(logging.Filter):
+    """Known-harmless warnings the local runner prints on every run."""
+
+    NOISE = ("semi_persistent_directory", "Discarding unparseable args", "Prism")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.WARNING)
+    beam_logger = logging.getLogger("apache_beam")
+    beam_logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_BeamNoise())
 
 
 __all__ = ["main", "parse", "BUNDLED_TOKENIZER"]

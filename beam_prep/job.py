@@ -107,7 +107,7 @@ def run_job(config: RunConfig, beam_argv: list[str]) -> dict:
     )
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)
-    log.info("beam_prep: %d input files -> %s (run %s)", len(files), config.output, run_id)
+    log.info("%d input files -> %s (run %s)", len(files), config.output, run_id)
     started = time.time()
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, config, spec, files, common_root(files), tmp_root, manifest)

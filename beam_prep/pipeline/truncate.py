@@ -6,6 +6,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.records import Example, Reject
+from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
 from beam_prep.pipeline.worker import FitterSpec, acquire
@@ -19,6 +20,7 @@ class _Fit(CountingDoFn):
 
     def setup(self):
         self._fitter = acquire(self._spec)
+        self._progress = Progress()
 
     def start_bundle(self):
         super().start_bundle()
@@ -43,11 +45,13 @@ class _Fit(CountingDoFn):
 
     def _flush(self, wrap: bool):
         groups, self._groups = self._groups, []
+        examples = rejects = 0
         for out in self._fitter.fit(groups):
             if isinstance(out, Reject):
                 self.count(("rejected", out.reason, out.source))
                 self.count(("examples_rejected", out.reason))
                 value = GlobalWindows.windowed_value(out) if wrap else out
+                rejects += 1
                 yield beam.pvalue.TaggedOutput(REJECTS, value)
             else:
                 split = out.dialogue.split
@@ -56,7 +60,9 @@ class _Fit(CountingDoFn):
                     self.count(("truncated", split))
                     self.count(("turns_dropped", split), out.dropped_turns)
                 self.count(("tokens", split, len(out.input_ids)))
+                examples += 1
                 yield GlobalWindows.windowed_value(out) if wrap else out
+        self._progress.add(len(groups), examples, rejects)
 
 
 class TruncateExamples(beam.PTransform):
