@@ -37,7 +37,9 @@ class Fitter:
         self.template = template
         self.encoder = encoder
         self.max_seq_length = max_seq_length
-        self.system_prompt = system_prompt if system_prompt is not None else template.spec.default_system_prompt
+        prompt = system_prompt if system_prompt is not None else template.spec.default_system_prompt
+        # Stripped like every message content (normalize.py): templates may trim what they splice.
+        self.system_prompt = prompt.strip() if prompt is not None else None
         self.special_policy = special_tokens_in_content
         self._literal_units: dict[tuple, UnitTokens] = {}
         self._fixed = len(encoder.prefix_ids) + len(encoder.suffix_ids)

@@ -1,0 +1,144 @@
+"""`beam_prep preview`: the first examples of a run as the model sees them, without Beam.
+
+Reads the first records of --input (core.readers, core.normalize), explodes and fits them with a
+Fitter built here exactly as the pipeline's workers build it, and prints each example token-exact:
+BOS/EOS and every special token written out, the trained spans marked (green on a terminal,
+otherwise between ⟦ and ⟧), and its token counts. Rejected dialogues are listed with their reason.
+
+    python -m beam_prep preview --input data/*.jsonl --template chatml --tokenizer path/to/tok
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from beam_prep.config import ConfigError, RunConfig
+from beam_prep.core.explode import explode
+from beam_prep.core.fit import IGNORE_INDEX, Fitter
+from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
+from beam_prep.core.normalize import normalize
+from beam_prep.core.readers import file_kind, iter_records
+from beam_prep.core.records import Example, Reject
+from beam_prep.core.templates import TemplateError, load_template
+from beam_prep.core.tokenizer import TextEncoder, TokenizerError
+from beam_prep.io.fs import common_root, expand_inputs, localize_dir, relative_source, url_to_fs
+
+OPEN, CLOSE = "⟦", "⟧"  # around trained text when not on a terminal
+_GREEN, _SPECIAL, _RESET = "\x1b[32m", "\x1b[1;35m", "\x1b[0m"
+MAX_REJECTS_SHOWN = 10
+
+
+def preview(config: RunConfig, n_examples: int = 3, out: TextIO | None = None, color: bool | None = None) -> int:
+    """Print the first `n_examples` examples; 0 when at least one was shown, else 1."""
+    out = out or sys.stdout
+    color = out.isatty() if color is None else color
+    fitter = load_fitter(config)
+    marks = "trained spans in green" if color else f"trained spans between {OPEN} and {CLOSE}"
+    print(
+        f"template {fitter.template.spec.name} · mode {config.mode} · max_seq_length {config.max_seq_length}"
+        f" · tokenizer {config.tokenizer}\n{marks}; special tokens as they are written",
+        file=out,
+    )
+    eot = fitter.template.end_of_turn
+    if eot and eot not in fitter.encoder.special_ids:
+        print(f"warning: end of turn {eot!r} is not a special token of this tokenizer: plain text", file=out)
+    shown = rejected = 0
+    for item in fitted(config, fitter):
+        if isinstance(item, Reject):
+            rejected += 1
+            if rejected <= MAX_REJECTS_SHOWN:
+                where = f"{item.source}:{item.line}" + (f" ({item.dialogue_id})" if item.dialogue_id else "")
+                print(f"\nrejected {where}: {item.reason} {item.detail}".rstrip(), file=out)
+            continue
+        shown += 1
+        print(f"\n{header(item, shown, config.max_seq_length)}\n{render_example(fitter, item, color)}", file=out)
+        if shown >= n_examples:
+            break
+    if not shown:
+        print("\nno example: every dialogue read was rejected or had nothing to train", file=out)
+    return 0 if shown else 1
+
+
+def load_fitter(config: RunConfig) -> Fitter:
+    """The run's Fitter; configuration mistakes as ConfigError (exit code 2)."""
+    dataclasses.replace(config, output=config.output or "-").validate()  # preview writes nothing
+    try:
+        spec = load_template(config.template)
+        if config.mode not in spec.modes:
+            raise ConfigError(f"--mode {config.mode!r} is not supported by template {spec.name!r} ({spec.modes})")
+        encoder = TextEncoder(localize_dir(config.tokenizer, TOKENIZER_FILES))
+        return build_fitter(
+            spec, encoder, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
+        )
+    except TemplateError as exc:
+        raise ConfigError(f"--template: {exc}") from None
+    except TokenizerError as exc:
+        raise ConfigError(f"--tokenizer: {exc}") from None
+
+
+def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
+    """Examples and rejects of the inputs, in file and line order, fitted one dialogue at a time."""
+    try:
+        files = expand_inputs(config.input)
+        kinds = [file_kind(url) for url in files]
+    except (ValueError, OSError) as exc:
+        raise ConfigError(str(exc)) from None
+    root = common_root(files)
+    for url, (kind, gz) in zip(files, kinds):
+        fs, path = url_to_fs(url)
+        with fs.open(path, "rb") as f:
+            for record in iter_records(relative_source(url, root), kind, gz, f):
+                dialogue, _, reject = normalize(record, config.input_format)
+                if reject is not None:
+                    yield reject
+                    continue
+                yield from fitter.fit([(dialogue, explode(dialogue, config.mode))])
+
+
+def header(ex: Example, number: int, max_seq_length: int) -> str:
+    trained = sum(label != IGNORE_INDEX for label in ex.labels)
+    return (
+        f"── example {number}: {ex.id} · num_tokens {len(ex.input_ids)}/{max_seq_length} · trained {trained}"
+        f" · context_turns {ex.context_turns} · dropped_turns {ex.dropped_turns}"
+    )
+
+
+def render_example(fitter: Fitter, ex: Example, color: bool = False) -> str:
+    """The example's tokens as text, BOS/EOS included, trained runs marked."""
+    out, trained_before = [], False
+    for piece, trained, special in token_pieces(fitter, ex):
+        if not color:
+            if trained != trained_before:
+                out.append(OPEN if trained else CLOSE)
+            out.append(piece)
+        else:
+            style = (_GREEN if trained else "") + (_SPECIAL if special else "")
+            out.append(f"{style}{piece}{_RESET}" if style else piece)
+        trained_before = trained
+    if trained_before and not color:
+        out.append(CLOSE)
+    return "".join(out)
+
+
+def token_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
+    """(text, trained, is_control_token) per token of ex.input_ids, from the units of its window
+    (so a special-token string kept inside content shows as the plain text it was encoded as)."""
+    enc = fitter.encoder
+    units = fitter.units(ex.dialogue, ex.start, ex.end)
+    plain = iter(enc.encode_units([(u.text, u.starts_piece) for u in units if not u.special]))
+    pieces = [(enc.hf.convert_ids_to_tokens(i), True) for i in enc.prefix_ids]
+    for u in units:
+        if u.special:
+            pieces.append((u.text, True))
+            continue
+        start = 0
+        for end in next(plain).ends:
+            pieces.append((u.text[start:end], False))
+            start = end
+    pieces += [(enc.hf.convert_ids_to_tokens(i), True) for i in enc.suffix_ids]
+    if len(pieces) != len(ex.labels):  # cannot happen for a fitted example; never mislabel
+        raise ValueError(f"example {ex.id}: {len(pieces)} token pieces for {len(ex.labels)} labels")
+    return [(text, label != IGNORE_INDEX, special) for (text, special), label in zip(pieces, ex.labels)]

@@ -1,0 +1,133 @@
+"""Shared pieces of the template reference tests: tokenizers, dialogues, fitting, label checks.
+
+Tokenizers: the bundled Mistral-7B-v0.1 one, and the test tokenizers of tests/fixtures/tokenizers
+(Mistral's vocabulary plus ChatML or Llama-3 special tokens; see the README there).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from beam_prep.config import BUNDLED_TOKENIZER
+from beam_prep.core.explode import explode
+from beam_prep.core.fit import IGNORE_INDEX, window_text
+from beam_prep.core.loading import build_fitter
+from beam_prep.core.records import SYSTEM, Dialogue, Example, Reject, Turn
+from beam_prep.core.templates import load_template
+from beam_prep.core.tokenizer import TextEncoder
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CHAT_TEMPLATES = FIXTURES / "chat_templates"
+TOKENIZERS = {
+    "mistral": BUNDLED_TOKENIZER,
+    "chatml": str(FIXTURES / "tokenizers" / "mistral-chatml"),
+    "llama3": str(FIXTURES / "tokenizers" / "mistral-llama3"),
+}
+# The tokenizer each bundled template is tested with: one that has the template's control tokens.
+TEMPLATE_TOKENIZER = {
+    "llama2-chat-memory": "mistral",
+    "falcon": "mistral",
+    "llama2-chat": "mistral",
+    "mistral": "mistral",
+    "falcon-instruct": "mistral",
+    "chatml": "chatml",
+    "llama3": "llama3",
+    "tokenizer": "llama3",  # its chat_template is Llama-3-Instruct's
+}
+MODES = ("per_response", "whole_dialog")
+
+
+@functools.cache
+def encoder(name: str = "mistral") -> TextEncoder:
+    return TextEncoder(TOKENIZERS.get(name, name))
+
+
+def fitter(template: str, tokenizer: str | None = None, max_seq_length: int = 4096, **kwargs):
+    enc = encoder(tokenizer or TEMPLATE_TOKENIZER.get(template, "mistral"))
+    return build_fitter(load_template(template), enc, max_seq_length, **kwargs)
+
+
+def dialogue(*contents: str, system: str | None = None, id: str = "d") -> Dialogue:
+    """Alternating user/assistant contents, optionally after a system turn."""
+    turns = [Turn(SYSTEM, system)] if system is not None else []
+    turns += [Turn("user" if i % 2 == 0 else "assistant", c) for i, c in enumerate(contents)]
+    return Dialogue(id, tuple(turns), "test.jsonl", 1)
+
+
+def fit(fitter_, d: Dialogue, mode: str = "per_response") -> tuple[list[Example], list[Reject]]:
+    out = list(fitter_.fit([(d, explode(d, mode))]))
+    return [o for o in out if isinstance(o, Example)], [o for o in out if isinstance(o, Reject)]
+
+
+def window_messages(fitter_, ex: Example) -> list[dict]:
+    """The messages a reference renders for an example: its system prompt, then its window of turns."""
+    d = ex.dialogue
+    system = d.turns[0].content if d.has_system else fitter_.system_prompt
+    head = [{"role": "system", "content": system}] if system is not None else []
+    return head + [{"role": t.role, "content": t.content} for t in d.turns[ex.start : ex.end + 1]]
+
+
+def expected_labels(hf, text: str, ex: Example, end_of_turn: str) -> list[int]:
+    """Labels from the tokenizer's own offsets: a token is trained when it overlaps a trained
+    assistant content or the end-of-turn marker right after it (whitespace between allowed).
+
+    Contents are located by searching the text in order, so test dialogues must not repeat a
+    turn's content in the template text or system prompt before it."""
+    enc = hf(text, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    spans, pos = [], 0
+    for i in range(ex.start, ex.end + 1):
+        content = ex.dialogue.turns[i].content
+        at = text.index(content, pos)
+        pos = at + len(content)
+        if i in ex.trained:
+            end = pos
+            rest = text[pos:]
+            if end_of_turn and rest.lstrip().startswith(end_of_turn):
+                end = pos + len(rest) - len(rest.lstrip()) + len(end_of_turn)
+            spans.append((at, end))
+    labels = [IGNORE_INDEX] * len(ids)
+    for k, (s, e) in enumerate(offsets):
+        if e > s and any(s < b and e > a for a, b in spans):
+            labels[k] = ids[k]
+    return labels
+
+
+def trained_runs(labels: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each run of trained positions."""
+    runs, start = [], None
+    for i, label in enumerate([*labels, IGNORE_INDEX]):
+        if label != IGNORE_INDEX and start is None:
+            start = i
+        elif label == IGNORE_INDEX and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def check_example(fitter_, ex: Example) -> str:
+    """Every invariant of an emitted example against the tokenizer itself; returns its text."""
+    enc = fitter_.encoder
+    text, _ = window_text(fitter_, ex)
+    rendered = fitter_.template.render(window_messages(fitter_, ex))
+    bos = enc.bos_token
+    if enc.prefix_ids and rendered.startswith(bos):
+        rendered = rendered[len(bos) :]  # the tokenizer adds it: the text column leaves it out
+    assert text == rendered, "spliced text differs from the template rendered directly"
+    assert ex.input_ids == enc.hf(text)["input_ids"], text
+    assert len(ex.input_ids) <= fitter_.max_seq_length
+    eot = fitter_.template.end_of_turn
+    assert ex.labels == expected_labels(enc.hf, text, ex, eot), text
+    runs = trained_runs(ex.labels)
+    assert len(runs) == len(ex.trained)
+    for a, b in runs:
+        assert ex.labels[a:b] == ex.input_ids[a:b]
+    if eot in enc.special_ids and text.rstrip().endswith(eot):  # the target's end-of-turn is trained
+        assert ex.input_ids[runs[-1][1] - 1] == enc.special_ids[eot], "the target's span ends with end-of-turn"
+    if enc.prefix_ids:
+        bos_id = enc.prefix_ids[0]
+        assert ex.input_ids[0] == bos_id and ex.input_ids[1] != bos_id, "exactly one BOS at the start"
+        # one added by the tokenizer, plus those the format writes later (Llama-2-chat: one per pair)
+        assert ex.input_ids.count(bos_id) == 1 + text.count(bos)
+    return text

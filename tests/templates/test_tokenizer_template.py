@@ -1,0 +1,134 @@
+"""The `tokenizer` template (the tokenizer's own chat_template) and templates from a user's path.
+
+Reference: transformers' apply_chat_template with the same chat template and messages. The chat
+templates are real public ones (tests/fixtures/chat_templates/README.md), each put into a copy of a
+test tokenizer's tokenizer_config.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from beam_prep.core.loading import build_fitter
+from beam_prep.core.templates import TemplateError, load_template
+from beam_prep.core.tokenizer import TextEncoder
+from tests.templates.helpers import (
+    CHAT_TEMPLATES,
+    MODES,
+    TOKENIZERS,
+    check_example,
+    dialogue,
+    encoder,
+    fit,
+    window_messages,
+)
+from tests.templates.test_invariants import DIALOGUES, LONG
+
+# chat template file -> the test tokenizer that has its control tokens
+CHAT_TEMPLATE_TOKENIZER = {
+    "llama-2-chat.jinja": "mistral",
+    "chatml-openhermes.jinja": "chatml",
+    "qwen2-instruct.jinja": "chatml",
+    "llama-3-instruct.jinja": "llama3",
+    "falcon-7b-instruct.jinja": "mistral",
+    "zephyr-7b-beta.jinja": "mistral",
+}
+
+
+def tokenizer_with(tmp: Path, base: str, chat_template: str | None, as_file: bool = False) -> TextEncoder:
+    """A copy of a test tokenizer whose tokenizer_config.json (or chat_template.jinja) holds `chat_template`."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    src = Path(TOKENIZERS[base])
+    shutil.copy(src / "tokenizer.json", tmp / "tokenizer.json")
+    config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config.pop("chat_template", None)
+    if chat_template is not None and as_file:
+        (tmp / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
+    elif chat_template is not None:
+        config["chat_template"] = chat_template
+    (tmp / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return TextEncoder(tmp)
+
+
+@pytest.fixture(scope="module", params=sorted(CHAT_TEMPLATE_TOKENIZER))
+def tokenizer_fitters(request, tmp_path_factory):
+    name = request.param
+    source = (CHAT_TEMPLATES / name).read_text(encoding="utf-8")
+    enc = tokenizer_with(tmp_path_factory.mktemp(name), CHAT_TEMPLATE_TOKENIZER[name], source)
+    spec = load_template("tokenizer")
+    return [build_fitter(spec, enc, n, system_prompt="Sys  prompt.") for n in (4096, 96)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_text_equals_apply_chat_template(tokenizer_fitters, mode):
+    checked = 0
+    for f in tokenizer_fitters:
+        hf = f.encoder.hf
+        for d in DIALOGUES + LONG:
+            examples, _ = fit(f, d, mode)
+            for ex in examples:
+                text = check_example(f, ex)
+                reference = hf.apply_chat_template(window_messages(f, ex), tokenize=False)
+                bos = hf.bos_token
+                assert text == (reference[len(bos) :] if reference.startswith(bos) else reference)
+                checked += 1
+    assert checked > 20
+
+
+def test_the_bundled_tokenizer_template_has_no_source():
+    spec = load_template("tokenizer")
+    assert spec.source.strip() == "" and spec.description
+
+
+def test_chat_template_jinja_beside_the_tokenizer(tmp_path):
+    source = (CHAT_TEMPLATES / "zephyr-7b-beta.jinja").read_text(encoding="utf-8")
+    enc = tokenizer_with(tmp_path, "mistral", source, as_file=True)
+    f = build_fitter(load_template("tokenizer"), enc, 4096)
+    examples, _ = fit(f, dialogue("Hi", "Hello!", system="Be brief."))
+    assert check_example(f, examples[0]) == "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>\n"
+
+
+def test_a_tokenizer_without_chat_template_is_an_error(tmp_path):
+    enc = tokenizer_with(tmp_path, "mistral", None)
+    with pytest.raises(TemplateError, match="no chat_template"):
+        build_fitter(load_template("tokenizer"), enc, 4096)
+
+
+VICUNA = (
+    "{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] + ' ' }}{% endif %}"
+    "{% for m in messages if m['role'] != 'system' %}"
+    "{% if m['role'] == 'user' %}{{ 'USER: ' + m['content'] + ' ' }}"
+    "{% else %}{{ 'ASSISTANT: ' + m['content'] + eos_token }}{% endif %}{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("with_yaml", [True, False])
+def test_a_users_template_from_a_path(tmp_path, mode, with_yaml):
+    path = tmp_path / "vicuna.jinja"
+    path.write_text(VICUNA, encoding="utf-8")
+    if with_yaml:
+        (tmp_path / "vicuna.yaml").write_text(
+            "description: Vicuna v1.1\nend_of_turn: eos_token\ndefault_system_prompt: A chat.\n", encoding="utf-8"
+        )
+    spec = load_template(str(path))
+    assert spec.name == "vicuna" and spec.path == str(path)
+    for max_seq_length in (4096, 72):
+        f = build_fitter(spec, encoder("mistral"), max_seq_length)
+        for d in DIALOGUES + LONG:
+            examples, _ = fit(f, d, mode)
+            for ex in examples:
+                check_example(f, ex)
+    examples, _ = fit(build_fitter(spec, encoder("mistral"), 4096), dialogue("Hi", "Hello!"), mode)
+    text = check_example(f, examples[0])
+    trained = f.encoder.hf.convert_ids_to_tokens(
+        [t for t, lab in zip(examples[0].input_ids, examples[0].labels) if lab != -100]
+    )
+    if with_yaml:
+        assert text == "A chat. USER: Hi ASSISTANT: Hello!</s>" and trained == ["▁Hello", "!", "</s>"]
+    else:
+        assert text == "USER: Hi ASSISTANT: Hello!</s>" and trained == ["▁Hello", "!"]  # no end_of_turn declared
