@@ -47,6 +47,7 @@ setup(
             "moto[server]>=5",
             "gcp-storage-emulator",
             "mistral-common",
+            "sentencepiece",
             "ruff",
         ],
     },
