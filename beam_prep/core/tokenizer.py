@@ -24,7 +24,7 @@ class TokenizerError(ValueError):
 @dataclass(frozen=True, slots=True)
 class UnitTokens:
     ids: tuple[int, ...]
-    ends: tuple[int, ...]  # each token's end offset (in characters) within the unit's text
+    ends: tuple[int, ...] | None  # each token's end offset (characters) in the unit's text, if computed
 
 
 class TextEncoder:
@@ -58,6 +58,9 @@ class TextEncoder:
         at = _find(with_specials, bare)
         self.prefix_ids = tuple(with_specials[:at])
         self.suffix_ids = tuple(with_specials[at + len(bare) :])
+        # The anchor's own tokens before a hard split point, dropped from every mid-text unit.
+        probe = self.plain.encode(ANCHOR + " x", add_special_tokens=False)
+        self._anchor_ids = [i for i, (_, end) in zip(probe.ids, probe.offsets) if end <= len(ANCHOR)]
 
     # -- what a trainer sees -------------------------------------------------------------------
     def encode_text(self, text: str) -> list[int]:
@@ -88,27 +91,28 @@ class TextEncoder:
         return m.group() if m else None
 
     # -- units ---------------------------------------------------------------------------------
-    def encode_units(self, units: list[tuple[str, bool]]) -> list[UnitTokens]:
+    def encode_units(self, units: list[tuple[str, bool]], want_ends: list[bool] | None = None) -> list[UnitTokens]:
         """Encode (text, starts_piece) units in one batch.
 
         A unit that starts a piece (the text's start, or right after a special token) is encoded on
         its own; any other unit starts with a space after a non-space character and is encoded after
-        an anchor character, whose tokens are then dropped.
+        an anchor character, whose tokens are then dropped. Token end offsets (for labels) are
+        computed only where `want_ends` asks for them: they cost a third of the encoding.
         """
         texts = [t if start else ANCHOR + t for t, start in units]
         encodings = self.plain.encode_batch(texts, add_special_tokens=False)
+        anchor, skip = self._anchor_ids, len(self._anchor_ids)
         out = []
-        for (text, start), enc in zip(units, encodings):
-            ids, offsets = enc.ids, enc.offsets
-            if start:
-                out.append(UnitTokens(tuple(ids), tuple(e for _, e in offsets)))
-                continue
-            skip = 0
-            while skip < len(offsets) and offsets[skip][1] <= len(ANCHOR):
-                skip += 1
-            if skip == 0 or (skip < len(offsets) and offsets[skip][0] < len(ANCHOR)):
+        for i, ((text, start), enc) in enumerate(zip(units, encodings)):
+            ids = enc.ids
+            if not start and ids[:skip] != anchor:
                 raise TokenizerError(f"tokenizer merges across a space boundary in {text[:40]!r}; not supported")
-            out.append(UnitTokens(tuple(ids[skip:]), tuple(e - len(ANCHOR) for _, e in offsets[skip:])))
+            ids = ids if start else ids[skip:]
+            ends = None
+            if want_ends is None or want_ends[i]:
+                shift = 0 if start else len(ANCHOR)
+                ends = tuple(e - shift for _, e in enc.offsets[0 if start else skip :])
+            out.append(UnitTokens(tuple(ids), ends))
         return out
 
 
