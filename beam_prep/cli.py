@@ -29,6 +29,11 @@ _HELP = {
     "num_shards": "output shards per split (0: one per --tokens_per_shard tokens)",
     "tokens_per_shard": "target tokens per output shard when --num_shards is 0",
     "batch_dialogues": "dialogues tokenized together in one batch",
+    "same_role_turns": "consecutive turns of one role: merge (joined by a blank line) or reject (bad_turn)",
+    "empty_turns": "turns empty after stripping: drop or reject (bad_turn)",
+    "leading_assistant": "assistant turns before the first user turn: drop or reject (bad_turn)",
+    "unknown_roles": "turns whose role is neither known nor in --role_map: reject (unknown_role) or skip",
+    "role_map": "extra roles, e.g. tool=assistant,function=skip (targets: system, user, assistant, skip)",
     "verbose": "show Beam's own INFO logging",
 }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from beam_prep.core.explode import MODES
-from beam_prep.core.normalize import INPUT_FORMATS
+from beam_prep.core.normalize import INPUT_FORMATS, Policy, parse_role_map
 
 BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
 BUNDLED_SAMPLE = str(Path(__file__).parent / "resources" / "sample")
@@ -38,6 +38,12 @@ class RunConfig:
     num_shards: int = 0  # 0: follow the data size
     tokens_per_shard: int = 5_000_000
     batch_dialogues: int = 64
+    # Normalisation policies (core/normalize.py Policy; docs/input.md).
+    same_role_turns: str = "merge"
+    empty_turns: str = "drop"
+    leading_assistant: str = "drop"
+    unknown_roles: str = "reject"
+    role_map: str | dict = ""  # "tool=assistant,function=skip", or a mapping in YAML
     verbose: bool = False
     pipeline_options: dict = field(default_factory=dict)
 
@@ -57,7 +63,21 @@ class RunConfig:
             raise ConfigError(f"--num_shards must be >= 0 (0 = automatic), got {self.num_shards}")
         if self.tokens_per_shard <= 0 or self.batch_dialogues <= 0:
             raise ConfigError("--tokens_per_shard and --batch_dialogues must be positive")
+        self.policy()
         return self
+
+    def policy(self) -> Policy:
+        """The normalisation policy; ConfigError naming a bad choice or --role_map entry."""
+        try:
+            return Policy(
+                self.same_role_turns,
+                self.empty_turns,
+                self.leading_assistant,
+                self.unknown_roles,
+                parse_role_map(self.role_map),
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def to_manifest(self) -> dict:
         return dataclasses.asdict(self)

@@ -8,14 +8,18 @@ import logging
 import os
 import time
 import uuid
+from dataclasses import replace
 from importlib import metadata
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_prep.config import ConfigError, RunConfig, pipeline_args
-from beam_prep.core.templates import TemplateError, load_template
-from beam_prep.io.fs import common_root, expand_inputs, join, url_to_fs
+from beam_prep.core.readers import file_kind
+from beam_prep.core.templates import CompiledTemplate, TemplateError, load_template
+from beam_prep.core.tokenizer import _chat_template
+from beam_prep.io.fs import common_root, expand_inputs, join, localize_dir, url_to_fs
 from beam_prep.pipeline.build import build_pipeline
 from beam_prep.pipeline.finalize import SUCCESS, TEMP_DIR
 from beam_prep.pipeline.worker import TOKENIZER_FILES, FitterSpec
@@ -55,13 +59,44 @@ def check(config: RunConfig):
     fs, path = url_to_fs(config.tokenizer)
     if not fs.exists(join(path, "tokenizer.json")):
         raise ConfigError(f"--tokenizer {config.tokenizer!r} has no tokenizer.json (a Hugging Face tokenizer folder)")
+    probe_template(template, config.tokenizer)
     try:
         files = expand_inputs(config.input)
+        for f in files:
+            file_kind(f)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
     return template, files
+
+
+PROBE_WINDOWS = (("user", "assistant"), ("system", "user", "assistant", "user", "assistant"))
+
+
+def probe_template(template, tokenizer: str) -> None:
+    """Compile the template and render probe windows as every worker will, before any work: a
+    syntax error, an unsafe operation (blocked by the sandbox) or a failure on a plain dialogue
+    is a ConfigError (exit code 2) naming the template."""
+    local = Path(localize_dir(tokenizer, TOKENIZER_FILES))
+    config_file = local / "tokenizer_config.json"
+    tok = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    bos, eos = (
+        t.get("content", "") if isinstance(t, dict) else t or "" for t in map(tok.get, ("bos_token", "eos_token"))
+    )
+    if template.name == "tokenizer" and not template.source.strip():
+        template = replace(template, source=_chat_template(local) or "")
+        if not template.source:
+            raise ConfigError(f"--template tokenizer: {tokenizer!r} has no chat_template in tokenizer_config.json")
+    try:
+        compiled = CompiledTemplate(template, bos, eos)
+        for roles in PROBE_WINDOWS:
+            compiled.skeleton(roles)
+    except TemplateError as exc:
+        raise ConfigError(f"--template: {exc}") from None
+    except Exception as exc:  # anything a template can raise that CompiledTemplate does not wrap
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise ConfigError(f"--template {template.name!r} failed on a probe dialogue: {message}") from None
 
 
 def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> dict:

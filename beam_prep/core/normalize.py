@@ -1,15 +1,17 @@
 """Turn a decoded JSON record into a normalised Dialogue, or a Reject with a reason.
 
 Schemas (DESIGN.md): `messages` ({"role", "content"}) and `sharegpt` ({"from", "value"}); `auto`
-picks per record. Normalisation, in order: map role aliases, join content given as a list of text
-parts, strip surrounding whitespace, drop empty turns, merge consecutive turns of one role (joined
-by a blank line), drop assistant turns that come before the first user turn. Each repair is named
-in `repairs` so it can be counted.
+picks per record. Normalisation, in order: map roles (aliases, then --role_map), join content given
+as a list of text parts, strip surrounding whitespace, drop empty turns, merge consecutive turns of
+one role (joined by a blank line), drop assistant turns that come before the first user turn. Each
+repair is named in `repairs` so it can be counted; `Policy` says which repairs are made and which
+problems reject the record instead (docs/input.md lists them with their defaults).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from beam_prep.core.readers import excerpt
 from beam_prep.core.records import ASSISTANT, SYSTEM, USER, Dialogue, RawRecord, Reject, Turn
@@ -26,16 +28,76 @@ ROLE_ALIASES = {
 }
 INPUT_FORMATS = ("auto", "messages", "sharegpt")
 _SCHEMA_KEYS = {"messages": ("messages", "role", "content"), "sharegpt": ("conversations", "from", "value")}
-MERGE_SEPARATOR = "\n\n"
+MERGE_SEPARATOR = "\n\n"  # between the contents of merged same-role turns
+PART_SEPARATOR = "\n"  # between the text parts of one content list
+TEXT_PART_TYPES = ("text", "input_text", "output_text")
+SKIP = "skip"  # a --role_map target: drop turns of that role
+ROLE_TARGETS = (SYSTEM, USER, ASSISTANT, SKIP)
+POLICY_CHOICES = {
+    "same_role_turns": ("merge", "reject"),
+    "empty_turns": ("drop", "reject"),
+    "leading_assistant": ("drop", "reject"),
+    "unknown_roles": ("reject", "skip"),
+}
 
 
-def normalize(record: RawRecord, input_format: str = "auto") -> tuple[Dialogue | None, tuple[str, ...], Reject | None]:
+@dataclass(frozen=True)
+class Policy:
+    """What normalisation repairs and what it rejects; the defaults repair all it safely can."""
+
+    same_role_turns: str = "merge"  # merge consecutive turns of one role, or reject (bad_turn)
+    empty_turns: str = "drop"  # drop turns empty after stripping, or reject (bad_turn)
+    leading_assistant: str = "drop"  # drop assistant turns before the first user turn, or reject (bad_turn)
+    unknown_roles: str = "reject"  # a role neither known nor mapped: reject (unknown_role) or skip the turn
+    role_map: tuple[tuple[str, str], ...] = ()  # extra roles -> system | user | assistant | skip
+
+    def __post_init__(self):
+        for name, allowed in POLICY_CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"--{name} {getattr(self, name)!r} is not one of: {', '.join(allowed)}")
+        object.__setattr__(self, "_roles", {**ROLE_ALIASES, **dict(self.role_map)})
+
+    def role(self, name: str) -> str | None:
+        """system, user, assistant, skip, or None for an unknown role."""
+        role = self._roles.get(name.strip().lower())
+        return SKIP if role is None and self.unknown_roles == SKIP else role
+
+
+def parse_role_map(value: str | dict | None) -> tuple[tuple[str, str], ...]:
+    """`"tool=assistant,function=skip"` (or a YAML mapping) -> sorted pairs; ValueError naming the bad entry."""
+    if not value:
+        return ()
+    if isinstance(value, dict):
+        items = [(str(k), str(v)) for k, v in value.items()]
+    elif isinstance(value, str):
+        items = []
+        for entry in value.split(","):
+            if entry.count("=") != 1 or not all(p.strip() for p in entry.split("=")):
+                raise ValueError(f"--role_map entry {entry.strip()!r} is not ROLE=TARGET (e.g. tool=assistant)")
+            items.append(tuple(entry.split("=")))
+    else:
+        raise ValueError(f"--role_map must be ROLE=TARGET,... or a mapping, got {value!r}")
+    pairs = {}
+    for name, target in items:
+        target = target.strip().lower()
+        if target not in ROLE_TARGETS:
+            allowed = ", ".join(ROLE_TARGETS)
+            raise ValueError(f"--role_map {name.strip()}={target!r}: the target must be one of {allowed}")
+        pairs[name.strip().lower()] = target
+    return tuple(sorted(pairs.items()))
+
+
+DEFAULT_POLICY = Policy()
+
+
+def normalize(
+    record: RawRecord, input_format: str = "auto", policy: Policy = DEFAULT_POLICY
+) -> tuple[Dialogue | None, tuple[str, ...], Reject | None]:
     """(dialogue, repairs, None) for a usable record, (None, (), reject) otherwise."""
     value = record.value
 
     def reject(reason: str, detail: str = "") -> tuple[None, tuple, Reject]:
-        raw = json.dumps(value, ensure_ascii=False, default=str) if value is not None else record.excerpt
-        return None, (), Reject(reason, record.source, record.line, excerpt(raw), detail)
+        return None, (), Reject(reason, record.source, record.line, _raw_excerpt(record), detail)
 
     if record.error:
         return None, (), Reject(record.error, record.source, record.line, record.excerpt)
@@ -52,19 +114,28 @@ def normalize(record: RawRecord, input_format: str = "auto") -> tuple[Dialogue |
         if not isinstance(raw_turn, dict):
             return reject("bad_turn", f"turn {i} is {type(raw_turn).__name__}, not an object")
         role_name = raw_turn.get(role_key)
-        role = ROLE_ALIASES.get(role_name.strip().lower()) if isinstance(role_name, str) else None
+        if not isinstance(role_name, str):
+            return reject("bad_turn", f"turn {i} has no {role_key!r} string: {role_name!r}"[:200])
+        role = policy.role(role_name)
         if role is None:
-            return reject("unknown_role", f"turn {i} has role {role_name!r}")
+            return reject("unknown_role", f"turn {i} has role {role_name[:80]!r} (map it with --role_map)")
+        if role == SKIP:
+            repairs.append("skipped_role_turn")
+            continue
         content = _content_text(raw_turn.get(content_key))
         if content is None:
-            return reject("bad_turn", f"turn {i} content is not text")
+            return reject("bad_turn", f"turn {i} content is not text: {_kind(raw_turn.get(content_key))}")
         content = content.strip()
         if not content:
+            if policy.empty_turns == "reject":
+                return reject("bad_turn", f"turn {i} is empty")
             repairs.append("dropped_empty_turn")
             continue
         if role == SYSTEM and any(t.role != SYSTEM for t in turns):
             return reject("bad_turn", f"turn {i} is a system turn after the conversation started")
         if turns and turns[-1].role == role:
+            if policy.same_role_turns == "reject":
+                return reject("bad_turn", f"turn {i} is a second {role} turn in a row")
             repairs.append("merged_same_role_turns")
             turns[-1] = Turn(role, turns[-1].content + MERGE_SEPARATOR + content)
             continue
@@ -75,6 +146,8 @@ def normalize(record: RawRecord, input_format: str = "auto") -> tuple[Dialogue |
     while first + leading < len(turns) and turns[first + leading].role == ASSISTANT:
         leading += 1
     if leading:
+        if policy.leading_assistant == "reject":
+            return reject("bad_turn", "the dialogue starts with an assistant turn")
         repairs.append("dropped_leading_assistant_turn")
         del turns[first : first + leading]
     if not any(t.role == ASSISTANT for t in turns[first:]):
@@ -87,6 +160,13 @@ def normalize(record: RawRecord, input_format: str = "auto") -> tuple[Dialogue |
     return dialogue, tuple(repairs), None
 
 
+def _raw_excerpt(record: RawRecord) -> str:
+    try:
+        return excerpt(json.dumps(record.value, ensure_ascii=False, default=str))
+    except (ValueError, RecursionError):  # NaN is fine; a cycle or deep nesting is not
+        return excerpt(repr(record.value)[: 4 * 300])
+
+
 def _detect(value: dict, input_format: str) -> str | None:
     candidates = ("messages", "sharegpt") if input_format == "auto" else (input_format,)
     for schema in candidates:
@@ -96,7 +176,11 @@ def _detect(value: dict, input_format: str) -> str | None:
 
 
 def _content_text(content: object) -> str | None:
-    """A string, or a list of OpenAI-style text parts joined; None for anything else."""
+    """A string, or a list of text parts joined by a newline; None for anything else.
+
+    Parts are strings or OpenAI-style `{"type": "text", "text": ...}` objects (`input_text` and
+    `output_text` too); any other part (an image, audio, a tool call) makes the content unusable.
+    """
     if isinstance(content, str):
         return content
     if content is None:
@@ -106,9 +190,20 @@ def _content_text(content: object) -> str | None:
         for part in content:
             if isinstance(part, str):
                 texts.append(part)
-            elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+            elif (
+                isinstance(part, dict)
+                and part.get("type", "text") in TEXT_PART_TYPES
+                and isinstance(part.get("text"), str)
+            ):
                 texts.append(part["text"])
             else:
                 return None
-        return "\n".join(texts)
+        return PART_SEPARATOR.join(texts)
     return None
+
+
+def _kind(content: object) -> str:
+    if isinstance(content, list):
+        kinds = {str(p.get("type", "?"))[:40] if isinstance(p, dict) else type(p).__name__ for p in content}
+        return f"a list with parts {sorted(kinds)}"
+    return type(content).__name__

@@ -7,55 +7,100 @@ from collections import defaultdict
 from beam_prep.core.records import SPLITS
 
 PERCENTILES = (50, 90, 99)
-# Rejected after a dialogue was kept: whole dialogues (special tokens) or single examples (too long).
-AFTER_NORMALISATION = ("too_long", "special_tokens_in_content")
+# Rejects of single examples (a dialogue may still give other examples), not of input records.
+EXAMPLE_REASONS = ("too_long",)
+# Rejects of a whole dialogue after normalisation kept it.
+DIALOGUE_REASONS = ("special_tokens_in_content",)
+FILE_PART = "unreadable_file"  # a file or part of one that could not be read: not a record
 
 
 def summarize(counts: dict, splits=SPLITS) -> dict:
-    files: dict = defaultdict(lambda: {"records_read": 0, "dialogues_kept": 0, "records_rejected": 0})
+    """stats.json from merged counters. Keys (pipeline/read.py, pipeline/truncate.py):
+
+    ("file_read", source), ("records_read", source), ("dialogues_kept", source),
+    ("rejected", reason, source), ("examples_rejected", reason), ("repaired", repair),
+    ("dialogues" | "dialogues_rejected" | "examples" | "truncated" | "turns_dropped", split),
+    ("file_examples", source, split), ("tokens", split, num_tokens).
+
+    Per file, records_read == dialogues_kept + records_rejected: every record read ends as a kept
+    dialogue or one reject line. `unreadable` counts the unreadable parts of the file (one reject
+    line each, not records); examples_rejected counts too_long examples.
+    """
+    files: dict = {}
     rejects: dict = defaultdict(int)
     examples_rejected: dict = defaultdict(int)
     repairs: dict = defaultdict(int)
-    per_split = {s: {"dialogues": 0, "examples": 0, "truncated": 0, "turns_dropped": 0} for s in splits}
+    per_split = {s: _split_entry() for s in splits}
     lengths: dict = {s: defaultdict(int) for s in splits}
-    unreadable_files = 0
+
+    def file(source: str) -> dict:
+        if source not in files:
+            files[source] = {
+                "records_read": 0,
+                "dialogues_kept": 0,
+                "records_rejected": 0,
+                "unreadable": 0,
+                "rejects": {},
+                "examples": {s: 0 for s in splits},
+                "examples_rejected": 0,
+            }
+        return files[source]
+
     for key, n in counts.items():
         kind = key[0]
-        if kind == "records_read":
-            files[key[1]]["records_read"] += n
-        elif kind == "dialogues_kept":
-            files[key[1]]["dialogues_kept"] += n
+        if kind == "file_read":
+            file(key[1])
+        elif kind in ("records_read", "dialogues_kept"):
+            file(key[1])[kind] += n
         elif kind == "rejected":
-            rejects[key[1]] += n
-            if key[1] == "unreadable_file":
-                unreadable_files += n
-            elif key[1] not in AFTER_NORMALISATION:
-                files[key[2]]["records_rejected"] += n
-        elif kind == "examples_rejected":
+            reason, entry = key[1], file(key[2])
+            rejects[reason] += n
+            entry["rejects"][reason] = entry["rejects"].get(reason, 0) + n
+            if reason == FILE_PART:
+                entry["unreadable"] += n
+            elif reason in EXAMPLE_REASONS:
+                entry["examples_rejected"] += n
+            else:
+                entry["records_rejected"] += n
+                if reason in DIALOGUE_REASONS:
+                    entry["dialogues_kept"] -= n
+        elif kind == "file_examples":
+            file(key[1])["examples"][key[2]] = file(key[1])["examples"].get(key[2], 0) + n
+        elif kind == "examples_rejected" and key[1] in EXAMPLE_REASONS:  # not whole dialogues
             examples_rejected[key[1]] += n
         elif kind == "repaired":
             repairs[key[1]] += n
-        elif kind in ("dialogues", "examples", "truncated", "turns_dropped"):
-            per_split.setdefault(key[1], {"dialogues": 0, "examples": 0, "truncated": 0, "turns_dropped": 0})
-            per_split[key[1]][kind] += n
+        elif kind in ("dialogues", "dialogues_rejected", "examples", "truncated", "turns_dropped"):
+            entry = per_split.setdefault(key[1], _split_entry())
+            if kind == "dialogues_rejected":
+                entry["dialogues"] -= n
+            else:
+                entry[kind] += n
         elif kind == "tokens":
             lengths.setdefault(key[1], defaultdict(int))[key[2]] += n
+    for entry in files.values():
+        entry["rejects"] = dict(sorted(entry["rejects"].items()))
     read = sum(f["records_read"] for f in files.values())
     kept = sum(f["dialogues_kept"] for f in files.values())
     return {
         "records": {
+            "files": len(files),
             "read": read,
             "dialogues_kept": kept,
-            "rejected": read - kept,
-            "unreadable_files": unreadable_files,
+            "rejected": sum(f["records_rejected"] for f in files.values()),
+            "unreadable_files": sum(1 for f in files.values() if f["unreadable"]),
         },
-        "files": {k: dict(v) for k, v in sorted(files.items())},
+        "files": dict(sorted(files.items())),
         "splits": per_split,
         "rejects": dict(sorted(rejects.items())),
         "examples_rejected": dict(sorted(examples_rejected.items())),
         "repairs": dict(sorted(repairs.items())),
         "num_tokens": {s: distribution(h) for s, h in lengths.items()},
     }
+
+
+def _split_entry() -> dict:
+    return {"dialogues": 0, "examples": 0, "truncated": 0, "turns_dropped": 0}
 
 
 def distribution(histogram: dict[int, int]) -> dict:

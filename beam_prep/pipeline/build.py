@@ -18,7 +18,9 @@ from beam_prep.pipeline.write import WriteRejects, WriteShards
 def build_pipeline(
     p: beam.Pipeline, config: RunConfig, spec: FitterSpec, files: list[str], root: str, tmp_root: str, manifest: dict
 ):
-    read = p | "ReadDialogues" >> ReadDialogues(files, root, config.input_format, config.seed, config.val_fraction)
+    read = p | "ReadDialogues" >> ReadDialogues(
+        files, root, config.input_format, config.seed, config.val_fraction, config.policy()
+    )
     dialogues = read.dialogues | "SpreadDialogues" >> beam.Reshuffle()
     examples = dialogues | "ExplodeDialogues" >> ExplodeDialogues(config.mode)
     fitted = examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)

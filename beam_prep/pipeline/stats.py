@@ -31,8 +31,8 @@ class CountingDoFn(beam.DoFn):
     def flush_counts(self):
         if self._counts:
             for key, n in self._counts.items():
-                if len(key) <= 2 and key[0] != "tokens":
-                    beam.metrics.Metrics.counter(NAMESPACE, "_".join(map(str, key[:2]))).inc(n)
+                if key[0] == "rejected" or (len(key) <= 2 and key[0] not in ("tokens", "file_read")):
+                    beam.metrics.Metrics.counter(NAMESPACE, "_".join(map(str, key[:2]))).inc(n)  # rejected_<reason>
             yield beam.pvalue.TaggedOutput(STATS, GlobalWindows.windowed_value(self._counts))
             self._counts = Counter()
 

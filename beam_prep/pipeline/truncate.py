@@ -46,9 +46,12 @@ class _Fit(CountingDoFn):
     def _flush(self, wrap: bool):
         groups, self._groups = self._groups, []
         examples = rejects = 0
+        splits = {(d.id, d.source, d.line): d.split for d, _ in groups}
         for out in self._fitter.fit(groups):
             if isinstance(out, Reject):
                 self.count(("rejected", out.reason, out.source))
+                if out.reason == "special_tokens_in_content":  # a whole dialogue, no longer in its split
+                    self.count(("dialogues_rejected", splits[out.dialogue_id, out.source, out.line]))
                 self.count(("examples_rejected", out.reason))
                 value = GlobalWindows.windowed_value(out) if wrap else out
                 rejects += 1
@@ -56,6 +59,7 @@ class _Fit(CountingDoFn):
             else:
                 split = out.dialogue.split
                 self.count(("examples", split))
+                self.count(("file_examples", out.dialogue.source, split))
                 if out.dropped_turns:
                     self.count(("truncated", split))
                     self.count(("turns_dropped", split), out.dropped_turns)
