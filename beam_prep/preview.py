@@ -87,11 +87,12 @@ def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
     except (ValueError, OSError) as exc:
         raise ConfigError(str(exc)) from None
     root = common_root(files)
+    policy = config.policy()
     for url, (kind, gz) in zip(files, kinds):
         fs, path = url_to_fs(url)
         with fs.open(path, "rb") as f:
             for record in iter_records(relative_source(url, root), kind, gz, f):
-                dialogue, _, reject = normalize(record, config.input_format)
+                dialogue, _, reject = normalize(record, config.input_format, policy)
                 if reject is not None:
                     yield reject
                     continue
