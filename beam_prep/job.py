@@ -34,7 +34,8 @@ def beam_options(beam_argv: list[str], config: RunConfig) -> PipelineOptions:
     DirectRunner is run as that FnApiRunner too: recent Beam's DirectRunner would first try to
     download the Prism runner, which offline machines cannot.
     """
-    argv = list(beam_argv) + pipeline_args(config.pipeline_options)
+    # The YAML's pipeline_options first: Beam's parser keeps the last value, so flags override it.
+    argv = pipeline_args(config.pipeline_options) + list(beam_argv)
     options = PipelineOptions(argv)
     std = options.get_all_options()
     if std.get("runner") in LOCAL_RUNNERS:

@@ -7,13 +7,15 @@ in a worker process (DoFn.setup) and hands the same object to every DoFn there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from apache_beam.utils import shared
 
+from beam_prep.config import BUNDLED_TOKENIZER
 from beam_prep.core.fit import Fitter
 from beam_prep.core.templates import CompiledTemplate, TemplateSpec
 from beam_prep.core.tokenizer import TextEncoder
-from beam_prep.io.fs import localize_dir
+from beam_prep.io.fs import is_remote, localize_dir
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
@@ -27,12 +29,26 @@ class FitterSpec:
     special_tokens_in_content: str
 
     def build(self) -> Fitter:
-        encoder = TextEncoder(localize_dir(self.tokenizer, TOKENIZER_FILES))
+        encoder = TextEncoder(localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES))
         template = self.template
         if template.name == "tokenizer" and not template.source.strip():
             template = with_tokenizer_chat_template(template, encoder)
         compiled = CompiledTemplate(template, encoder.bos_token, encoder.eos_token)
         return Fitter(compiled, encoder, self.max_seq_length, self.system_prompt, self.special_tokens_in_content)
+
+
+def worker_tokenizer_path(tokenizer: str) -> str:
+    """The tokenizer folder as this worker sees it.
+
+    The default --tokenizer is the bundled folder's absolute path on the submitting machine; a
+    Dataflow/Flink/Spark worker installs the package (--setup_file) under another site-packages,
+    so a missing .../beam_prep/resources/tokenizer/NAME means this worker's own bundled copy.
+    """
+    path = Path(tokenizer)
+    if is_remote(tokenizer) or path.is_dir() or path.parent.parts[-3:] != ("beam_prep", "resources", "tokenizer"):
+        return tokenizer
+    own = Path(BUNDLED_TOKENIZER).parent / path.name
+    return str(own) if own.is_dir() else tokenizer
 
 
 def with_tokenizer_chat_template(template: TemplateSpec, encoder: TextEncoder) -> TemplateSpec:
