@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,9 +80,22 @@ def test_templates_lists_bundled_templates(capsys):
 
 
 def test_help_documents_every_flag_with_default():
-    out = subprocess.run([sys.executable, "-m", "beam_prep", "--help"], capture_output=True, text=True, check=True).stdout
-    for flag in ("--input", "--output", "--template", "--mode", "--max_seq_length", "--val_fraction", "--seed",
-                 "--tokenizer", "--system_prompt", "--input_format", "--config"):
+    out = subprocess.run(
+        [sys.executable, "-m", "beam_prep", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for flag in (
+        "--input",
+        "--output",
+        "--template",
+        "--mode",
+        "--max_seq_length",
+        "--val_fraction",
+        "--seed",
+        "--tokenizer",
+        "--system_prompt",
+        "--input_format",
+        "--config",
+    ):
         assert flag in out
     assert "(default: 4096)" in out and "(default: llama2-chat-memory)" in out
 
@@ -90,10 +104,33 @@ def test_wheel_ships_templates_and_bundled_files(tmp_path):
     """A plain `pip install .` (a wheel, not an editable install) still has templates and resources."""
     import zipfile
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = tmp_path.glob("beam_prep-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "beam_prep/_templates/llama2-chat-memory.jinja" in names
     assert "beam_prep/_templates/llama2-chat-memory.yaml" in names
     assert "beam_prep/resources/tokenizer/mistral-7b-v0.1/tokenizer.json" in names
+    # Installed from the wheel (not editable), the package still finds its templates.
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        "import beam_prep; from beam_prep.core.templates import template_names; "
+        "print(beam_prep.__file__, template_names())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+    ).stdout
+    assert out.startswith(str(target)) and "'llama2-chat-memory'" in out and "'falcon'" in out

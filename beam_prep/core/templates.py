@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import importlib.resources
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,13 +58,10 @@ class TemplateSpec:
 
 
 def templates_dir() -> Path:
-    """The bundled templates/ folder: from the installed package, else beside the source tree."""
-    try:
-        bundled = importlib.resources.files("beam_prep._templates")
-        if bundled.is_dir():
-            return Path(str(bundled))
-    except ModuleNotFoundError:
-        pass
+    """The bundled templates/ folder: beam_prep/_templates when installed, else the source tree's."""
+    installed = Path(__file__).resolve().parents[1] / "_templates"
+    if installed.is_dir():
+        return installed
     return Path(__file__).resolve().parents[2] / "templates"
 
 
