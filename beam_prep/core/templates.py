@@ -93,6 +93,15 @@ def load_template(name_or_path: str) -> TemplateSpec:
     return TemplateSpec(name=path.stem, source=path.read_text(encoding="utf-8"), path=str(path), **meta)
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, failing loudly: an unsafe attribute is an error, not a silent empty string."""
+
+    def unsafe_undefined(self, obj, attribute):
+        raise jinja2.exceptions.SecurityError(
+            f"access to attribute {attribute!r} of a {type(obj).__name__!r} object is unsafe"
+        )
+
+
 def _raise_exception(message: str):
     raise TemplateError(message)
 
@@ -109,7 +118,7 @@ class CompiledTemplate:
         self.bos_token = bos_token or ""
         self.eos_token = eos_token or ""
         # The same environment as transformers' apply_chat_template, so HF templates behave alike.
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+        env = _Sandbox(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
         env.globals["raise_exception"] = _raise_exception
         env.globals["strftime_now"] = _strftime_now
         try:

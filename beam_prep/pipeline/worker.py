@@ -13,11 +13,10 @@ from apache_beam.utils import shared
 
 from beam_prep.config import BUNDLED_TOKENIZER
 from beam_prep.core.fit import Fitter
-from beam_prep.core.templates import CompiledTemplate, TemplateSpec
+from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
+from beam_prep.core.templates import TemplateSpec
 from beam_prep.core.tokenizer import TextEncoder
 from beam_prep.io.fs import is_remote, localize_dir
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 
 @dataclass(frozen=True)
@@ -30,11 +29,9 @@ class FitterSpec:
 
     def build(self) -> Fitter:
         encoder = TextEncoder(localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES))
-        template = self.template
-        if template.name == "tokenizer" and not template.source.strip():
-            template = with_tokenizer_chat_template(template, encoder)
-        compiled = CompiledTemplate(template, encoder.bos_token, encoder.eos_token)
-        return Fitter(compiled, encoder, self.max_seq_length, self.system_prompt, self.special_tokens_in_content)
+        return build_fitter(
+            self.template, encoder, self.max_seq_length, self.system_prompt, self.special_tokens_in_content
+        )
 
 
 def worker_tokenizer_path(tokenizer: str) -> str:
@@ -49,16 +46,6 @@ def worker_tokenizer_path(tokenizer: str) -> str:
         return tokenizer
     own = Path(BUNDLED_TOKENIZER).parent / path.name
     return str(own) if own.is_dir() else tokenizer
-
-
-def with_tokenizer_chat_template(template: TemplateSpec, encoder: TextEncoder) -> TemplateSpec:
-    from dataclasses import replace
-
-    if not encoder.chat_template:
-        from beam_prep.core.templates import TemplateError
-
-        raise TemplateError("template 'tokenizer': the tokenizer has no chat_template in tokenizer_config.json")
-    return replace(template, source=encoder.chat_template)
 
 
 class _Holder:

@@ -13,7 +13,7 @@ from tests.conftest import dialogue
 
 WORDS = (
     "the memory of a conversation model keeps older turns 42 tokens budget ### C# x=1; "
-    "def f(a, b):\n    return a+b  über café 你好世界 🙂 [INST] ## (see) \"quoted\" end."
+    'def f(a, b):\n    return a+b  über café 你好世界 🙂 [INST] ## (see) "quoted" end.'
 ).split(" ")
 
 

@@ -15,8 +15,16 @@ def roles(d):
 
 
 def test_messages_schema():
-    d, repairs, reject = norm({"id": 5, "messages": [
-        {"role": "system", "content": " S "}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]})
+    d, repairs, reject = norm(
+        {
+            "id": 5,
+            "messages": [
+                {"role": "system", "content": " S "},
+                {"role": "user", "content": "u"},
+                {"role": "assistant", "content": "a"},
+            ],
+        }
+    )
     assert reject is None and repairs == ()
     assert d.id == "5" and roles(d) == [("system", "S"), ("user", "u"), ("assistant", "a")]
 
@@ -35,30 +43,54 @@ def test_auto_detects_per_record_and_explicit_format_is_strict():
 
 
 def test_repairs_merge_drop_empty_and_leading_assistant():
-    d, repairs, _ = norm({"messages": [
-        {"role": "assistant", "content": "I start"}, {"role": "user", "content": "a"},
-        {"role": "user", "content": "b"}, {"role": "assistant", "content": "  "},
-        {"role": "assistant", "content": "c"}]})
+    d, repairs, _ = norm(
+        {
+            "messages": [
+                {"role": "assistant", "content": "I start"},
+                {"role": "user", "content": "a"},
+                {"role": "user", "content": "b"},
+                {"role": "assistant", "content": "  "},
+                {"role": "assistant", "content": "c"},
+            ]
+        }
+    )
     assert roles(d) == [("user", "a\n\nb"), ("assistant", "c")]
     assert set(repairs) == {"dropped_leading_assistant_turn", "merged_same_role_turns", "dropped_empty_turn"}
 
 
 def test_content_parts_are_joined():
-    d, _, _ = norm({"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "text",
-                   "text": "y"}]}, {"role": "assistant", "content": "z"}]})
+    d, _, _ = norm(
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "text", "text": "y"}]},
+                {"role": "assistant", "content": "z"},
+            ]
+        }
+    )
     assert roles(d)[0] == ("user", "x\ny")
 
 
-@pytest.mark.parametrize("value,reason", [
-    ([1, 2], "not_an_object"),
-    ({"text": "x"}, "missing_messages"),
-    ({"messages": ["x"]}, "bad_turn"),
-    ({"messages": [{"role": "user", "content": 5}]}, "bad_turn"),
-    ({"messages": [{"role": "wizard", "content": "x"}]}, "unknown_role"),
-    ({"messages": [{"role": "user", "content": "only a question"}]}, "no_assistant_turn"),
-    ({"messages": [{"role": "user", "content": "q"}, {"role": "system", "content": "late"},
-                   {"role": "assistant", "content": "a"}]}, "bad_turn"),
-])
+@pytest.mark.parametrize(
+    "value,reason",
+    [
+        ([1, 2], "not_an_object"),
+        ({"text": "x"}, "missing_messages"),
+        ({"messages": ["x"]}, "bad_turn"),
+        ({"messages": [{"role": "user", "content": 5}]}, "bad_turn"),
+        ({"messages": [{"role": "wizard", "content": "x"}]}, "unknown_role"),
+        ({"messages": [{"role": "user", "content": "only a question"}]}, "no_assistant_turn"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "system", "content": "late"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            "bad_turn",
+        ),
+    ],
+)
 def test_rejects_name_the_reason(value, reason):
     d, _, reject = norm(value)
     assert d is None and reject.reason == reason

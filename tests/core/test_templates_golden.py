@@ -90,3 +90,14 @@ def test_hostile_template_is_sandboxed(tmp_path, encoder):
     compiled = CompiledTemplate(load_template(str(path)), encoder.bos_token, encoder.eos_token)
     with pytest.raises(TemplateError, match="unsafe"):
         compiled.skeleton(("user", "assistant"))
+
+
+@pytest.mark.parametrize(
+    "probe", ["{{ ''|attr('__class__') }}", "{% if ''.__class__ %}x{% endif %}", "{{ messages.__class__ }}"]
+)
+def test_unsafe_attribute_is_an_error_not_an_empty_string(tmp_path, encoder, probe):
+    path = tmp_path / "probe.jinja"
+    path.write_text(probe + "{% for m in messages %}{{ m.content }}{% endfor %}")
+    compiled = CompiledTemplate(load_template(str(path)), encoder.bos_token, encoder.eos_token)
+    with pytest.raises(TemplateError, match="unsafe"):
+        compiled.skeleton(("user", "assistant"))

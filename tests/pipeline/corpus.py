@@ -37,7 +37,9 @@ def write_corpus(root: Path, n: int = 120) -> list[dict]:
     root.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(d) for d in parts[0]] + ["{not json", "[1, 2]"]
     (root / "part-0.jsonl").write_text("\n".join(lines) + "\n")
-    (root / "part-1.jsonl.gz").write_bytes(gzip.compress("\n".join(json.dumps(to_sharegpt(d)) for d in parts[1]).encode()))
+    (root / "part-1.jsonl.gz").write_bytes(
+        gzip.compress("\n".join(json.dumps(to_sharegpt(d)) for d in parts[1]).encode())
+    )
     (root / "part-2.json").write_text(json.dumps(parts[2]))
     pq.write_table(pa.Table.from_pylist([to_sharegpt(d) for d in parts[3]]), root / "part-3.parquet")
     return dialogues

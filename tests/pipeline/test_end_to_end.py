@@ -20,8 +20,13 @@ BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     dialogues = write_corpus(root / "in")
-    config = RunConfig(input=[str(root / "in" / "part-*")], output=str(root / "out"), max_seq_length=256,
-                       val_fraction=0.2, tokens_per_shard=8000)
+    config = RunConfig(
+        input=[str(root / "in" / "part-*")],
+        output=str(root / "out"),
+        max_seq_length=256,
+        val_fraction=0.2,
+        tokens_per_shard=8000,
+    )
     stats = run_job(config, BEAM_ARGS)
     return root / "out", stats, dialogues, config
 
@@ -31,10 +36,14 @@ def test_outputs_agree_and_load(run, encoder):
     hf = datasets.load_from_disk(str(out / "hf"))
     assert set(hf) == set(SPLITS)
     for split in SPLITS:
-        jsonl_rows = [json.loads(line) for f in sorted((out / "jsonl").glob(f"{split}-*.jsonl"))
-                      for line in f.read_text().splitlines()]
-        parquet_rows = [r for f in sorted((out / "parquet").glob(f"{split}-*.parquet"))
-                        for r in pq.read_table(f).to_pylist()]
+        jsonl_rows = [
+            json.loads(line)
+            for f in sorted((out / "jsonl").glob(f"{split}-*.jsonl"))
+            for line in f.read_text().splitlines()
+        ]
+        parquet_rows = [
+            r for f in sorted((out / "parquet").glob(f"{split}-*.parquet")) for r in pq.read_table(f).to_pylist()
+        ]
         hf_rows = hf[split].to_list()
         assert len(hf_rows) == len(jsonl_rows) == len(parquet_rows) == stats["splits"][split]["examples"] > 0
         assert hf_rows == parquet_rows == jsonl_rows
@@ -70,15 +79,21 @@ def test_every_assistant_turn_accounted_for(run):
     assert stats["rejects"]["invalid_json"] == 1 and stats["rejects"]["not_an_object"] == 1
     rejects = [json.loads(line) for f in (out / "rejects").glob("*.jsonl") for line in f.read_text().splitlines()]
     assert {(r["source"], r["line"], r["reason"]) for r in rejects} >= {
-        ("part-0.jsonl", 31, "invalid_json"), ("part-0.jsonl", 32, "not_an_object")}
+        ("part-0.jsonl", 31, "invalid_json"),
+        ("part-0.jsonl", 32, "not_an_object"),
+    }
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["max_seq_length"] == 256 and len(manifest["tokenizer_sha256"]["tokenizer.json"]) == 64
 
 
 def test_per_response_vs_whole_dialog_counts(run, tmp_path):
     _, stats, dialogues, config = run
-    whole = run_job(RunConfig(**{**config.__dict__, "output": str(tmp_path / "whole"), "mode": "whole_dialog",
-                                 "max_seq_length": 100_000}), BEAM_ARGS)
+    whole = run_job(
+        RunConfig(
+            **{**config.__dict__, "output": str(tmp_path / "whole"), "mode": "whole_dialog", "max_seq_length": 100_000}
+        ),
+        BEAM_ARGS,
+    )
     kept = stats["records"]["dialogues_kept"]
     assert sum(s["examples"] for s in whole["splits"].values()) == kept == len(dialogues)
     assert sum(s["examples"] for s in stats["splits"].values()) > kept

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from beam_prep.cli import main
-from beam_prep.core.templates import CompiledTemplate, load_template
 
 BODY = "{% for m in messages %}{{ m.content }}{% endfor %}"
 SECRET = "hunter2-in-a-private-file"
@@ -27,14 +26,12 @@ RAISING = {
     "extends a file": ("{% extends 'SECRET_FILE' %}", "no loader"),
     "open()": ("{{ open('SECRET_FILE').read() }}", "'open' is undefined"),
     "huge range": ("{{ range(10**9)|list|length }}", "OverflowError: Range too big"),
-}
-# Routes the sandbox answers with an empty undefined value instead of an error: nothing leaks.
-SILENT = {
-    "attr filter": "{{ ''|attr('__class__')|attr('__mro__') }}",
-    "private attribute of self": "{{ self._TemplateReference__context }}",
-    "format filter": "{{ '%s'|format(messages.__class__) }}",
-    "str.format_map": "{{ '{x.__class__}'.format_map({'x': messages}) }}",
-    "unsafe attribute in a test": "{% if ''.__class__ %}leak{% endif %}",
+    # Routes a stock sandbox answers with an empty value; ours makes every unsafe attribute an error.
+    "attr filter": ("{{ ''|attr('__class__')|attr('__mro__') }}", "unsafe operation"),
+    "private attribute of self": ("{{ self._TemplateReference__context }}", "unsafe operation"),
+    "format filter": ("{{ '%s'|format(messages.__class__) }}", "unsafe operation"),
+    "str.format_map": ("{{ '{x.__class__}'.format_map({'x': messages}) }}", "unsafe operation"),
+    "unsafe attribute in a test": ("{% if ''.__class__ %}leak{% endif %}", "unsafe operation"),
 }
 
 
@@ -61,14 +58,6 @@ def test_hostile_template_stops_the_run_with_exit_code_2(setup, capsys, name):
     assert err.count("\n") == 0 and "Traceback" not in err
     assert SECRET not in captured.err + captured.out
     assert not (tmp_path / "out").exists()  # stopped before any output
-
-
-@pytest.mark.parametrize("name", SILENT)
-def test_blocked_attributes_render_empty(tmp_path, encoder, name):
-    path = tmp_path / "quiet.jinja"
-    path.write_text(SILENT[name] + BODY)
-    compiled = CompiledTemplate(load_template(str(path)), encoder.bos_token, encoder.eos_token)
-    assert compiled.render([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "qa"
 
 
 def test_template_that_drops_content_stops_before_the_pipeline(setup, capsys):
