@@ -19,7 +19,17 @@ from beam_prep.config import ConfigError, RunConfig, pipeline_args
 from beam_prep.core.readers import file_kind
 from beam_prep.core.templates import CompiledTemplate, TemplateError, load_template
 from beam_prep.core.tokenizer import _chat_template
-from beam_prep.io.fs import common_root, expand_inputs, join, localize_dir, url_to_fs
+from beam_prep.io.fs import (
+    StorageError,
+    common_root,
+    expand_inputs,
+    join,
+    localize_dir,
+    probe_file,
+    probe_writable,
+    redact,
+    url_to_fs,
+)
 from beam_prep.pipeline.build import build_pipeline
 from beam_prep.pipeline.finalize import SUCCESS, TEMP_DIR
 from beam_prep.pipeline.worker import TOKENIZER_FILES, FitterSpec
@@ -57,8 +67,11 @@ def check(config: RunConfig):
         raise ConfigError(f"--template: {exc}") from None
     if config.mode not in template.modes:
         raise ConfigError(f"--mode {config.mode!r} is not supported by template {template.name!r} ({template.modes})")
-    fs, path = url_to_fs(config.tokenizer)
-    if not fs.exists(join(path, "tokenizer.json")):
+    try:  # a bucket that refuses access is a StorageError: one line with the URL, never a traceback
+        has_tokenizer = probe_file(join(config.tokenizer, "tokenizer.json"), "--tokenizer")
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
+    if not has_tokenizer:
         raise ConfigError(f"--tokenizer {config.tokenizer!r} has no tokenizer.json (a Hugging Face tokenizer folder)")
     probe_template(template, config.tokenizer)
     try:
@@ -69,6 +82,10 @@ def check(config: RunConfig):
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
+    try:
+        probe_writable(config.output, "--output")
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
     return template, files
 
 
@@ -116,7 +133,7 @@ def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> 
     return {
         "run_id": run_id,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": config.to_manifest(),
+        "config": redact(config.to_manifest()),
         "template": {
             "name": template.name,
             "sha256": hashlib.sha256(template.source.encode()).hexdigest(),

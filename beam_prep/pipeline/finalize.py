@@ -10,7 +10,7 @@ import apache_beam as beam
 from beam_prep.core.records import SPLITS
 from beam_prep.core.stats import summarize
 from beam_prep.io.card import PLOT_NAME, card_text, histogram_png
-from beam_prep.io.fs import join, url_to_fs
+from beam_prep.io.fs import join, move_files, url_to_fs
 from beam_prep.io.hf import write_dict_metadata, write_split_metadata
 from beam_prep.pipeline.write import write_example_shard
 
@@ -29,16 +29,13 @@ def finalize_output(output: str, tmp_root: str, written: list[dict], counts: dic
             written.append(write_example_shard(tmp_root, split, 0, 1, []))
             shards[split] = 1
     fs, out_path = url_to_fs(output)
+    fs.invalidate_cache()  # listings this worker process cached earlier may predate the shards
     for entry in OUTPUT_ENTRIES:
         target = join(out_path, entry)
         if fs.exists(target):
             fs.rm(target, recursive=True)
     _, tmp_path = url_to_fs(tmp_root)
-    for w in written:
-        for rel in w["files"]:
-            target = join(out_path, rel)
-            fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            fs.mv(join(tmp_path, rel), target)
+    move_files(fs, [(join(tmp_path, rel), join(out_path, rel)) for w in written for rel in w["files"]])
     hf = join(output, "hf")
     for split in SPLITS:
         write_split_metadata(join(hf, split), split, shards[split], f"{manifest['run_id']}-{split}")
