@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from beam_prep.core.records import SPLITS
 from beam_prep.core.templates import load_template, template_names
 
 
@@ -14,25 +15,41 @@ def print_templates() -> int:
     return 0
 
 
-def print_summary(stats: dict, config) -> None:
-    rec = stats["records"]
-    lines = [
-        f"records read          {rec['read']:>10,}",
-        f"dialogues kept        {rec['dialogues_kept']:>10,}",
+def _counts(mapping: dict) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(mapping.items())) or "none"
+
+
+def summary_lines(stats: dict, output: str, max_seq_length: int) -> list[str]:
+    """The end-of-run summary as lines: per-split table, then rejects, repairs and where it went."""
+    splits = [s for s in SPLITS if s in stats["splits"]]
+    rows = [
+        ("dialogues", lambda s: stats["splits"][s]["dialogues"]),
+        ("examples", lambda s: stats["splits"][s]["examples"]),
+        ("  truncated", lambda s: stats["splits"][s]["truncated"]),
+        ("  turns dropped", lambda s: stats["splits"][s]["turns_dropped"]),
     ]
-    for split, s in stats["splits"].items():
-        lines.append(
-            f"examples {split:<12} {s['examples']:>10,}  (dialogues {s['dialogues']:,}, "
-            f"truncated {s['truncated']:,}, turns dropped {s['turns_dropped']:,})"
-        )
-    for reason, n in stats["rejects"].items():
-        lines.append(f"rejected {reason:<12} {n:>10,}")
-    for split, d in stats["num_tokens"].items():
-        if d.get("count"):
-            lines.append(
-                f"num_tokens {split:<10} p50 {d['p50']}  p90 {d['p90']}  p99 {d['p99']}  max {d['max']}"
-                f"  (budget {config.max_seq_length})"
-            )
-    lines.append(f"wall time             {stats.get('wall_seconds', 0):>10.1f} s")
-    lines.append(f"output                {config.output}")
-    print("\n".join(lines))
+    for key in ("p50", "p90", "p99", "max"):
+        rows.append((f"num_tokens {key}", lambda s, k=key: stats["num_tokens"].get(s, {}).get(k, "-")))
+    header = f"{'':<16}" + "".join(f"{s:>12}" for s in splits)
+    lines = [header]
+    for label, value in rows:
+        cells = "".join(f"{value(s):>12,}" if isinstance(value(s), int) else f"{value(s):>12}" for s in splits)
+        lines.append(f"{label:<16}{cells}")
+    lines[-1] += f"   (budget {max_seq_length:,})"
+    rec = stats["records"]
+    lines += [
+        "",
+        f"records read {rec['read']:,}, dialogues kept {rec['dialogues_kept']:,}, "
+        f"records rejected {rec['rejected']:,}, unreadable files {rec.get('unreadable_files', 0):,}",
+        f"rejects by reason: {_counts(stats['rejects'])}",
+        f"examples rejected: {_counts(stats.get('examples_rejected', {}))}",
+        f"repairs: {_counts(stats.get('repairs', {}))}",
+    ]
+    if "wall_seconds" in stats:
+        lines.append(f"wall time: {stats['wall_seconds']:.1f} s")
+    lines.append(f"output: {output}  (parquet/, jsonl/, hf/, rejects/, README.md, num_tokens.png, stats.json)")
+    return lines
+
+
+def print_summary(stats: dict, config) -> None:
+    print("\n".join(summary_lines(stats, config.output, config.max_seq_length)))
