@@ -97,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
             from beam_prep.preview import preview
 
             return preview(config, ns.examples)
+        from beam_prep.checks import check
+
+        checked = check(config)  # before importing Beam: a mistake is reported in a second or two
         from beam_prep.job import run_job
         from beam_prep.report import print_summary
 
-        stats = run_job(config, beam_argv)
+        stats = run_job(config, beam_argv, checked)
         print_summary(stats, config)
         return 0
     except ConfigError as exc:

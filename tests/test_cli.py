@@ -134,3 +134,14 @@ def test_wheel_ships_templates_and_bundled_files(tmp_path):
         env={**os.environ, "PYTHONPATH": str(target)},
     ).stdout
     assert out.startswith(str(target)) and "'llama2-chat-memory'" in out and "'falcon'" in out
+
+
+def test_config_errors_come_before_importing_beam(tmp_path):
+    """A configuration mistake is reported without paying for Beam's import (seconds)."""
+    probe = (
+        "import sys; from beam_prep.cli import main; "
+        f"code = main(['--input', {str(tmp_path / '*.jsonl')!r}, '--output', 'o']); "
+        "print(code, 'apache_beam' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["2", "False"]

@@ -1,5 +1,5 @@
 """Hostile user templates: every route to Python internals or files fails before the pipeline,
-with one line and exit code 2 (job.check probes the template); nothing leaks into an error or output.
+with one line and exit code 2 (checks.check probes the template); nothing leaks into an error or output.
 
 tests/core/test_templates_golden.py covers ''.__class__.__mro__[1].__subclasses__(); these are
 the other routes."""
