@@ -33,9 +33,11 @@ setup(
         "transformers>=4.40",
         "tokenizers>=0.19",
         "datasets>=2.19",
-        "fsspec",
-        "s3fs",
-        "gcsfs",
+        # Old s3fs (0.4) predates aiobotocore: pip backtracks to it when boto3 is newer than what
+        # aiobotocore allows, and it cannot talk to S3 as we do. Keep the async generation.
+        "fsspec>=2024.6.0",
+        "s3fs>=2024.6.0",
+        "gcsfs>=2024.6.0",
         "jinja2>=3.1",
         "pyyaml",
         "matplotlib",
