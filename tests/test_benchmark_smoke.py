@@ -1,0 +1,60 @@
+"""The benchmark corpus generator (benchmarks/corpus.py): shape and determinism, not timing."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from beam_prep.core.normalize import normalize
+from beam_prep.core.records import RawRecord
+from benchmarks.corpus import _words, corpus_files_of, make_dialogue, num_pairs, read_corpus, write_corpus
+
+SPECIAL = ("<s>", "</s>", "<unk>")
+
+
+def test_corpus_is_deterministic_and_sharded(tmp_path):
+    first = write_corpus(tmp_path / "a", 40, seed=3, shard_size=16, jobs=1)
+    again = write_corpus(tmp_path / "b", 40, seed=3, shard_size=16, jobs=2)
+    assert [p.rsplit("/", 1)[1] for p in first] == [f"part-{i:05d}-of-00003.jsonl.gz" for i in range(3)]
+    assert [Path(p).read_bytes() for p in first] == [Path(p).read_bytes() for p in again]
+    other = write_corpus(tmp_path / "c", 40, seed=4, shard_size=16, jobs=1)
+    assert Path(first[0]).read_bytes() != Path(other[0]).read_bytes()
+    dialogues = read_corpus(corpus_files_of(tmp_path / "a"))
+    assert [d["id"] for d in dialogues] == [f"bench-3-{i:07d}" for i in range(40)]
+    assert dialogues[7] == make_dialogue(3, 7)
+
+
+def test_dialogues_are_clean_chat_input():
+    """Alternating, stripped, no special-token strings: beam_prep keeps them without repair."""
+    for i in range(60):
+        raw = make_dialogue(0, i)
+        roles = [m["role"] for m in raw["messages"]]
+        body = roles[1:] if roles[0] == "system" else roles
+        assert body[0] == "user" and all(r == ("user", "assistant")[k % 2] for k, r in enumerate(body))
+        for m in raw["messages"]:
+            assert m["content"] and m["content"] == m["content"].strip()
+            assert not any(s in m["content"] for s in SPECIAL)
+        dialogue, repairs, reject = normalize(RawRecord("bench.jsonl", i + 1, raw))
+        assert reject is None and repairs == ()
+        assert len(dialogue.turns) == len(raw["messages"])
+
+
+def test_heavy_tails_of_turn_counts_and_lengths():
+    rng = random.Random(0)
+    pairs = [num_pairs(rng) for _ in range(20_000)]
+    assert sum(p <= 5 for p in pairs) / len(pairs) > 0.85  # most dialogues have 2-10 turns
+    assert sum(p > 50 for p in pairs) >= 20  # some over 100 turns
+    assert max(pairs) >= 200  # and a few of 400 or more
+    lengths = [_words(rng, role, 1.0)[0] for role in ("user", "assistant") for _ in range(5_000)]
+    assert min(lengths) <= 3 and max(lengths) >= 3_000  # a few words to several thousand
+    long = make_dialogue(0, 1, pairs=60)
+    assert sum(m["role"] != "system" for m in long["messages"]) >= 120
+
+
+def test_some_code_and_non_english_text():
+    dialogues = [make_dialogue(0, i) for i in range(200)]
+    kinds = {d["kind"] for d in dialogues}
+    assert "code" in kinds and "en" in kinds
+    assert kinds & {"de", "es", "fr", "ru", "zh", "ja", "ko", "ar", "hi"}
+    code = [m["content"] for d in dialogues if d["kind"] == "code" for m in d["messages"]]
+    assert any("```" in c for c in code)
