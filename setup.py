@@ -29,6 +29,7 @@ setup(
     },
     install_requires=[
         "apache-beam>=2.60",
+        "numpy",
         "pyarrow>=14",
         "transformers>=4.40",
         "tokenizers>=0.19",

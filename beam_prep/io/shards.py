@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from array import array
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -40,8 +41,11 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
             for v in values:
                 flat.extend(v)
                 offsets.append(len(flat))
+            # Through numpy: pyarrow reads the array's buffer at once instead of element by element.
             columns[name] = pa.ListArray.from_arrays(
-                pa.array(offsets, pa.int32()), pa.array(flat, pa.int32()), type=field.type
+                pa.array(np.frombuffer(offsets, dtype=np.int32)),
+                pa.array(np.frombuffer(flat, dtype=np.int32)),
+                type=field.type,
             )
         else:
             columns[name] = pa.array([r[name] for r in rows], field.type)
