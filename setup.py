@@ -29,6 +29,9 @@ setup(
     },
     install_requires=[
         "apache-beam>=2.60",
+        # Without it, Beam's GCP modules (imported since gcsfs brings google-cloud) log a warning through
+        # the root logger at import, which turns on INFO logging to stderr in every local worker.
+        "google-apitools",
         "numpy",
         "pyarrow>=14",
         "transformers>=4.40",

@@ -10,6 +10,7 @@ always encoded with special-token parsing off: `</s>` typed by a user never beco
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ class TextEncoder:
     """Load once per worker (DoFn.setup); never pickle it into the pipeline graph."""
 
     def __init__(self, tokenizer_dir: str | Path):
+        # transformers warns at import that PyTorch is missing: we only need its tokenizers.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from transformers import AutoTokenizer
 
         path = Path(tokenizer_dir)
