@@ -137,8 +137,11 @@ class Fitter:
             return None
         last = len(roles) - 1
         ok = [
-            len(g.messages) == 1 and g.messages[0] != last and canon.get(roles[g.messages[0]]) is not None
-            and canon[roles[g.messages[0]]].template == g.template and roles[g.messages[0]] in (USER, ASSISTANT)
+            len(g.messages) == 1
+            and g.messages[0] != last
+            and canon.get(roles[g.messages[0]]) is not None
+            and canon[roles[g.messages[0]]].template == g.template
+            and roles[g.messages[0]] in (USER, ASSISTANT)
             for g in groups
         ]
         best, run_start = None, None
@@ -218,7 +221,7 @@ class Fitter:
         ids, labels, offsets = [], [], []
         first = 1 if dialogue.has_system else 0
         self._prefill_flat(dialogue, cache, canon, first)
-        for j, turn in enumerate(dialogue.turns):
+        for j, turn in enumerate(dialogue.turns[: _middle_end(dialogue)]):
             offsets.append(len(ids))
             if j < first:
                 continue
@@ -234,7 +237,7 @@ class Fitter:
 
     def _prefill_flat(self, dialogue: Dialogue, cache: dict, canon: dict, first: int) -> None:
         units = []
-        for j in range(first, len(dialogue.turns)):
+        for j in range(first, _middle_end(dialogue)):
             turn = dialogue.turns[j]
             group = canon[turn.role]
             m = group.messages[0]
@@ -303,7 +306,7 @@ class Fitter:
             canon = self._canonical_groups(self.system_slots(dialogue) == 1)
             whole = bool(examples) and examples[0].turn_index == -1
             first = 1 if dialogue.has_system else 0
-            for j in range(first, len(dialogue.turns)):
+            for j in range(first, _middle_end(dialogue)):
                 turn = dialogue.turns[j]
                 if turn.role in canon:
                     group = canon[turn.role]
@@ -400,6 +403,15 @@ class Fitter:
         ids += enc.suffix_ids
         labels += [IGNORE_INDEX] * len(enc.suffix_ids)
         ex.input_ids, ex.labels = ids, labels
+
+
+def _middle_end(dialogue: Dialogue) -> int:
+    """Turns from here on are never in the middle of a window: a window ends at an assistant turn,
+    and its last message is always laid out on its own. The dialogue's last assistant turn and
+    anything after it are tokenized only as a target."""
+    turns = dialogue.turns
+    last = max((i for i, t in enumerate(turns) if t.role == ASSISTANT), default=0)
+    return last
 
 
 def _end_of_turn(text: str, content_end: int, eot: str) -> int:
