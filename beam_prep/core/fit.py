@@ -1,10 +1,8 @@
-"""Token-exact truncation: choose each example's window of turns and assemble its ids and labels.
+"""Token-exact truncation: choose each example's window of turns (the layout is layout.py's).
 
-Cost is linear in a dialogue's turns. Every unit of text (units.py) is tokenized once per dialogue;
-the groups of a middle turn are the same in every window, so their ids are laid out once per
-dialogue in a flat array and a window's count is its head and tail groups plus a prefix-sum range.
-The window start of successive targets only moves forward (two pointers), since adding turns never
-removes tokens. Templates whose middle turns are not regular fall back to summing every group.
+Cost is linear in a dialogue's turns: a window's count is O(1) for regular templates (layout.py),
+and the window start of successive targets only moves forward (two pointers), since adding turns
+never removes tokens.
 
 Invariant (tested against the tokenizer itself): for every emitted example,
 `encoder.encode_text(text) == input_ids` and `len(input_ids) <= max_seq_length`, where `text` is
@@ -13,272 +11,17 @@ what `window_text` renders for the same window.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
-from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example, Reject
-from beam_prep.core.templates import CompiledTemplate, window_roles
-from beam_prep.core.tokenizer import TextEncoder, UnitTokens
-from beam_prep.core.units import Group, Unit, group_units, instantiate, segment, unit_shapes
+from beam_prep.core.layout import IGNORE_INDEX, WindowLayout, _middle_end
+from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
+from beam_prep.core.units import instantiate
 
-IGNORE_INDEX = -100
-_LITERAL_CACHE_LIMIT = 50_000
-_PROBE_TURNS = 12  # window length whose middle groups define the regular (canonical) groups
+__all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
 
 
-@dataclass(frozen=True, slots=True)
-class WindowShape:
-    groups: tuple[Group, ...]
-    middle: tuple[int, int] | None  # group index range [a, b] of canonical single-message groups
-
-
-@dataclass(frozen=True, slots=True)
-class GroupTokens:
-    ids: list[int]
-    labels: list[int]
-
-
-@dataclass(slots=True)
-class _Flat:
-    """Canonical groups of every turn of a dialogue, laid end to end (per dialogue, per labelling)."""
-
-    ids: list[int]
-    labels: list[int]
-    offsets: list[int]  # offsets[j]: start of turn j's group in ids; offsets[n]: the end
-
-
-class Fitter:
+class Fitter(WindowLayout):
     """Everything one worker needs to fit examples; built once per worker in DoFn.setup."""
-
-    def __init__(
-        self,
-        template: CompiledTemplate,
-        encoder: TextEncoder,
-        max_seq_length: int,
-        system_prompt: str | None = None,
-        special_tokens_in_content: str = "reject",
-    ):
-        self.template = template
-        self.encoder = encoder
-        self.max_seq_length = max_seq_length
-        prompt = system_prompt if system_prompt is not None else template.spec.default_system_prompt
-        # Stripped like every message content (normalize.py), and an empty prompt is no prompt.
-        self.system_prompt = (prompt.strip() or None) if prompt is not None else None
-        self.special_policy = special_tokens_in_content
-        self._literal_units: dict[tuple, UnitTokens] = {}
-        self._fixed = len(encoder.prefix_ids) + len(encoder.suffix_ids)
-        self._shapes: dict[tuple, WindowShape] = {}
-        self._canonical: dict[bool, dict[str, Group]] = {}
-
-    # -- windows -------------------------------------------------------------------------------
-    def system_slots(self, dialogue: Dialogue) -> int:
-        """1 when a window's messages start with a system prompt, else 0."""
-        return int(dialogue.has_system or self.system_prompt is not None)
-
-    def window(self, dialogue: Dialogue, start: int, end: int):
-        """(skeleton, contents, turn_keys) of the window turns[start..end] with its system prompt.
-
-        contents[0] is the system prompt when there is one (see `system_slots`), then the turns.
-        """
-        contents, keys, roles = self._messages(dialogue, start, end)
-        return self._strip_added(self.template.skeleton(roles)), contents, keys
-
-    def _messages(self, dialogue: Dialogue, start: int, end: int):
-        turns = dialogue.turns
-        system = turns[0].content if dialogue.has_system else self.system_prompt
-        head = [system] if system is not None else []
-        contents = head + [t.content for t in turns[start : end + 1]]
-        keys = (["sys"] if head else []) + list(range(start, end + 1))
-        return contents, keys, window_roles(bool(head), end - start + 1, turns[start].role)
-
-    def _strip_added(self, skeleton: tuple) -> tuple:
-        """Drop a BOS (EOS) the template writes where the tokenizer adds one itself: never doubled."""
-        enc = self.encoder
-        first, last = skeleton[0], skeleton[-1]
-        if enc.prefix_ids and enc.bos_token and first.startswith(enc.bos_token):
-            skeleton = (first[len(enc.bos_token) :],) + skeleton[1:]
-        if enc.suffix_ids and enc.eos_token and last.endswith(enc.eos_token):
-            skeleton = skeleton[:-1] + (last[: -len(enc.eos_token)],)
-        return skeleton
-
-    def units(self, dialogue: Dialogue, start: int, end: int) -> list[Unit]:
-        """Every unit of a window with contents spliced in (the reference path: preview, tests)."""
-        return segment(*self.window(dialogue, start, end), self.encoder.split_specials)
-
-    def shape(self, roles: tuple[str, ...]) -> WindowShape:
-        """Unit groups of a window shape, and which of them are regular middle groups (cached)."""
-        ws = self._shapes.get(roles)
-        if ws is None:
-            skeleton = self._strip_added(self.template.skeleton(roles))
-            groups = group_units(unit_shapes(skeleton, self.encoder.split_specials))
-            ws = self._shapes[roles] = WindowShape(groups, self._middle(roles, groups))
-        return ws
-
-    def _canonical_groups(self, has_system: bool) -> dict[str, Group]:
-        """The group of a user and of an assistant turn in the middle of a long window."""
-        canon = self._canonical.get(has_system)
-        if canon is None:
-            roles = window_roles(has_system, _PROBE_TURNS)
-            skeleton = self._strip_added(self.template.skeleton(roles))
-            groups = group_units(unit_shapes(skeleton, self.encoder.split_specials))
-            by_message = {g.messages[0]: g for g in groups if len(g.messages) == 1}
-            mid = len(roles) // 2
-            canon = {}
-            for m in (mid, mid + 1):
-                if m in by_message:
-                    canon[roles[m]] = by_message[m]
-            canon = self._canonical[has_system] = canon if len(canon) == 2 else {}
-        return canon
-
-    def _middle(self, roles: tuple[str, ...], groups: tuple[Group, ...]) -> tuple[int, int] | None:
-        canon = self._canonical_groups(roles[0] not in (USER, ASSISTANT))
-        if not canon:
-            return None
-        last = len(roles) - 1
-        ok = [
-            len(g.messages) == 1
-            and g.messages[0] != last
-            and canon.get(roles[g.messages[0]]) is not None
-            and canon[roles[g.messages[0]]].template == g.template
-            and roles[g.messages[0]] in (USER, ASSISTANT)
-            for g in groups
-        ]
-        best, run_start = None, None
-        for i, good in enumerate([*ok, False]):
-            if good and run_start is None:
-                run_start = i
-            elif not good and run_start is not None:
-                if best is None or i - 1 - run_start > best[1] - best[0]:
-                    best = (run_start, i - 1)
-                run_start = None
-        return best
-
-    # -- tokens --------------------------------------------------------------------------------
-    def _store(self, unit: Unit, cache: dict) -> dict:
-        return cache if unit.has_content else self._literal_units
-
-    def _tokens(self, units: list[Unit], cache: dict, ends: bool = False) -> list[UnitTokens]:
-        """Tokens of each unit, encoding the missing ones (with end offsets when `ends`)."""
-        missing = {}
-        for u in units:
-            found = self._store(u, cache).get(u.key)
-            if (found is None or (ends and found.ends is None)) and u.key not in missing:
-                missing[u.key] = u
-        if missing:
-            self._fill(list(missing.values()), [cache] * len(missing), ends)
-        return [self._store(u, cache)[u.key] for u in units]
-
-    def _fill(self, units: list[Unit], caches: list[dict], ends) -> None:
-        """Encode units in one batch into their caches; `ends`: one flag for all, or one per unit."""
-        if len(self._literal_units) > _LITERAL_CACHE_LIMIT:
-            self._literal_units.clear()
-        flags = ends if isinstance(ends, list) else [ends] * len(units)
-        plain = [(u, f) for u, f in zip(units, flags) if not u.special]
-        encoded = iter(self.encoder.encode_units([(u.text, u.starts_piece) for u, _ in plain], [f for _, f in plain]))
-        special_ids = self.encoder.special_ids
-        for u, cache in zip(units, caches):
-            tokens = UnitTokens((special_ids[u.text],), (len(u.text),)) if u.special else next(encoded)
-            self._store(u, cache)[u.key] = tokens
-
-    def _group_tokens(self, group: Group, contents, keys, trained: frozenset, cache: dict) -> GroupTokens:
-        flags = tuple(m in trained for m in group.messages)
-        gkey = ("group", group.template, tuple(keys[m] for m in group.messages), flags)
-        found = cache.get(gkey)
-        if found is not None:
-            return found
-        units = [instantiate(s, contents, keys) for s in group.shapes]
-        tokens = self._tokens(units, cache, ends=any(flags))
-        ids = [i for t in tokens for i in t.ids]
-        labels = [IGNORE_INDEX] * len(ids)
-        if any(flags):
-            text = "".join(u.text for u in units)
-            ends, char, count = [], 0, 0
-            spans = []
-            for u, t in zip(units, tokens):
-                ends += [char + e for e in t.ends]
-                spans += [(m, char + a, char + b) for m, a, b in u.spans if m in trained]
-                char += len(u.text)
-                count += len(t.ids)
-            for _, a, b in spans:
-                b = _end_of_turn(text, b, self.template.end_of_turn)
-                first, last = bisect_right(ends, a), bisect_right(ends, b - 1) + 1
-                labels[first:last] = ids[first:last]
-        result = cache[gkey] = GroupTokens(ids, labels)
-        return result
-
-    def _flat(self, dialogue: Dialogue, cache: dict, train_assistants: bool) -> _Flat | None:
-        """Every turn's canonical group, end to end: the middle of any window is a slice of it."""
-        has_system = self.system_slots(dialogue) == 1
-        fkey = ("flat", train_assistants)
-        flat = cache.get(fkey)
-        if flat is not None or fkey in cache:
-            return flat
-        canon = self._canonical_groups(has_system)
-        if not canon:
-            cache[fkey] = None
-            return None
-        ids, labels, offsets = [], [], []
-        first = 1 if dialogue.has_system else 0
-        self._prefill_flat(dialogue, cache, canon, first)
-        for j, turn in enumerate(dialogue.turns[: _middle_end(dialogue)]):
-            offsets.append(len(ids))
-            if j < first:
-                continue
-            group = canon[turn.role]
-            m = group.messages[0]
-            trained = frozenset((m,)) if train_assistants and turn.role == ASSISTANT else frozenset()
-            gt = self._group_tokens(group, {m: turn.content}, {m: j}, trained, cache)
-            ids += gt.ids
-            labels += gt.labels
-        offsets.append(len(ids))
-        flat = cache[fkey] = _Flat(ids, labels, offsets)
-        return flat
-
-    def _prefill_flat(self, dialogue: Dialogue, cache: dict, canon: dict, first: int) -> None:
-        units = []
-        for j in range(first, _middle_end(dialogue)):
-            turn = dialogue.turns[j]
-            group = canon[turn.role]
-            m = group.messages[0]
-            units += [instantiate(s, {m: turn.content}, {m: j}) for s in group.shapes]
-        missing = {u.key: u for u in units if u.key not in self._store(u, cache)}
-        if missing:
-            self._fill(list(missing.values()), [cache] * len(missing), False)
-
-    def _pieces(self, dialogue: Dialogue, start: int, end: int, cache: dict, trained: tuple[int, ...]):
-        """The window as GroupTokens and ("flat", from, to) slices of the dialogue's flat layout."""
-        contents, keys, roles = self._messages(dialogue, start, end)
-        ws = self.shape(roles)
-        n_head = len(contents) - (end - start + 1)
-        trained_msgs = frozenset(t - start + n_head for t in trained if start <= t <= end)
-        middle = ws.middle
-        flat = None
-        if middle is not None and middle[1] - middle[0] >= 1:
-            flat = self._flat(dialogue, cache, train_assistants=bool(trained_msgs - {len(contents) - 1}))
-        pieces = []
-        i = 0
-        while i < len(ws.groups):
-            if flat is not None and i == middle[0]:
-                t_from = keys[ws.groups[middle[0]].messages[0]]
-                t_to = keys[ws.groups[middle[1]].messages[0]]
-                pieces.append(("flat", flat, t_from, t_to))
-                i = middle[1] + 1
-                continue
-            pieces.append(self._group_tokens(ws.groups[i], contents, keys, trained_msgs, cache))
-            i += 1
-        return pieces
-
-    def count(self, dialogue: Dialogue, start: int, end: int, cache: dict) -> int:
-        """Tokens of the window as a trainer sees it, BOS/EOS included."""
-        total = self._fixed
-        for p in self._pieces(dialogue, start, end, cache, ()):
-            if isinstance(p, GroupTokens):
-                total += len(p.ids)
-            else:
-                _, flat, a, b = p
-                total += flat.offsets[b + 1] - flat.offsets[a]
-        return total
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, items: Iterable[tuple[Dialogue, list[Example]]]) -> Iterator[Example | Reject]:
@@ -386,42 +129,6 @@ class Fitter:
                 yield ex
                 start = fitting + 1
             ends = [e for e in ends if e > start]
-
-    def _assemble(self, ex: Example, cache: dict) -> None:
-        """Fill ex.input_ids and ex.labels from the groups of its window."""
-        enc = self.encoder
-        ids, labels = list(enc.prefix_ids), [IGNORE_INDEX] * len(enc.prefix_ids)
-        for p in self._pieces(ex.dialogue, ex.start, ex.end, cache, ex.trained):
-            if isinstance(p, GroupTokens):
-                ids += p.ids
-                labels += p.labels
-            else:
-                _, flat, a, b = p
-                lo, hi = flat.offsets[a], flat.offsets[b + 1]
-                ids += flat.ids[lo:hi]
-                labels += flat.labels[lo:hi]
-        ids += enc.suffix_ids
-        labels += [IGNORE_INDEX] * len(enc.suffix_ids)
-        ex.input_ids, ex.labels = ids, labels
-
-
-def _middle_end(dialogue: Dialogue) -> int:
-    """Turns from here on are never in the middle of a window: a window ends at an assistant turn,
-    and its last message is always laid out on its own. The dialogue's last assistant turn and
-    anything after it are tokenized only as a target."""
-    turns = dialogue.turns
-    last = max((i for i, t in enumerate(turns) if t.role == ASSISTANT), default=0)
-    return last
-
-
-def _end_of_turn(text: str, content_end: int, eot: str) -> int:
-    """End of the trained span: the content, and the end-of-turn marker right after it if any."""
-    if not eot:
-        return content_end
-    at = text.find(eot, content_end)
-    if at >= 0 and not text[content_end:at].strip():
-        return at + len(eot)
-    return content_end
 
 
 def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:

@@ -8,7 +8,10 @@ from beam_prep.core.records import TRAIN, VALIDATION
 
 
 def stable_unit(key: str, seed: int) -> float:
-    """A uniform number in [0, 1) from a key and a seed (BLAKE2b, never Python's salted hash())."""
+    """A uniform number in [0, 1) from a key and a seed.
+
+    BLAKE2b: the same on every worker and run, unlike Python's salted built-in hashing.
+    """
     digest = hashlib.blake2b(f"{seed}\x1f{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
