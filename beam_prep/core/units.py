@@ -102,8 +102,7 @@ def group_units(shapes: tuple[UnitShape, ...]) -> tuple[Group, ...]:
 def _group(shapes: list[UnitShape], messages: list[int]) -> Group:
     rank = {m: i for i, m in enumerate(messages)}
     template = tuple(
-        (s.starts_piece, s.special, tuple(("#", rank[p]) if isinstance(p, int) else p for p in s.parts))
-        for s in shapes
+        (s.starts_piece, s.special, tuple(("#", rank[p]) if isinstance(p, int) else p for p in s.parts)) for s in shapes
     )
     return Group(tuple(shapes), tuple(messages), template)
 
