@@ -6,12 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
 from beam_prep.config import ConfigError, RunConfig
-from beam_prep.core.loading import TOKENIZER_FILES
+from beam_prep.core.loading import TOKENIZER_FILES, resolve_template
 from beam_prep.core.readers import file_kind
 from beam_prep.core.templates import CompiledTemplate, TemplateError, load_template
 from beam_prep.core.tokenizer import _chat_template
@@ -72,11 +71,8 @@ def probe_template(template, tokenizer: str) -> None:
     bos, eos = (
         t.get("content", "") if isinstance(t, dict) else t or "" for t in map(tok.get, ("bos_token", "eos_token"))
     )
-    if template.name == "tokenizer" and not template.source.strip():
-        template = replace(template, source=_chat_template(local) or "")
-        if not template.source:
-            raise ConfigError(f"--template tokenizer: {tokenizer!r} has no chat_template in tokenizer_config.json")
     try:
+        template = resolve_template(template, _chat_template(local), repr(tokenizer))
         compiled = CompiledTemplate(template, bos, eos)
         for roles in PROBE_WINDOWS:
             compiled.skeleton(roles)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from beam_prep.core.layout import IGNORE_INDEX, WindowLayout, _middle_end
+from beam_prep.core.layout import IGNORE_INDEX, WindowLayout
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
 from beam_prep.core.units import instantiate
 
@@ -48,16 +48,10 @@ class Fitter(WindowLayout):
         for dialogue, examples, cache in live:
             canon = self._canonical_groups(self.system_slots(dialogue) == 1)
             whole = bool(examples) and examples[0].turn_index == -1
-            first = 1 if dialogue.has_system else 0
-            for j in range(first, _middle_end(dialogue)):
-                turn = dialogue.turns[j]
-                if turn.role in canon:
-                    group = canon[turn.role]
-                    m = group.messages[0]
-                    new = [instantiate(s, {m: turn.content}, {m: j}) for s in group.shapes]
-                    units += new
-                    caches += [cache] * len(new)
-                    ends += [whole and turn.role == ASSISTANT and u.has_content for u in new]
+            for turn, new in self._canonical_units(dialogue, canon):
+                units += new
+                caches += [cache] * len(new)
+                ends += [whole and turn.role == ASSISTANT and u.has_content for u in new]
             for ex in examples:
                 lo = max(ex.start, ex.end - 1)
                 contents, keys, roles = self._messages(dialogue, lo, ex.end)

@@ -188,14 +188,12 @@ class WindowLayout:
         labels = [IGNORE_INDEX] * len(ids)
         if any(flags):
             text = "".join(u.text for u in units)
-            ends, char, count = [], 0, 0
-            spans = []
+            ends, spans, char = [], [], 0
             for u, t in zip(units, tokens):
                 ends += [char + e for e in t.ends]
-                spans += [(m, char + a, char + b) for m, a, b in u.spans if m in trained]
+                spans += [(char + a, char + b) for m, a, b in u.spans if m in trained]
                 char += len(u.text)
-                count += len(t.ids)
-            for _, a, b in spans:
+            for a, b in spans:
                 b = _end_of_turn(text, b, self.template.end_of_turn)
                 first, last = bisect_right(ends, a), bisect_right(ends, b - 1) + 1
                 labels[first:last] = ids[first:last]
@@ -215,7 +213,7 @@ class WindowLayout:
             return None
         ids, labels, offsets = [], [], []
         first = 1 if dialogue.has_system else 0
-        self._prefill_flat(dialogue, cache, canon, first)
+        self._prefill_flat(dialogue, cache, canon)
         for j, turn in enumerate(dialogue.turns[: _middle_end(dialogue)]):
             offsets.append(len(ids))
             if j < first:
@@ -230,16 +228,20 @@ class WindowLayout:
         flat = cache[fkey] = _Flat(ids, labels, offsets)
         return flat
 
-    def _prefill_flat(self, dialogue: Dialogue, cache: dict, canon: dict, first: int) -> None:
-        units = []
-        for j in range(first, _middle_end(dialogue)):
-            turn = dialogue.turns[j]
-            group = canon[turn.role]
-            m = group.messages[0]
-            units += [instantiate(s, {m: turn.content}, {m: j}) for s in group.shapes]
+    def _prefill_flat(self, dialogue: Dialogue, cache: dict, canon: dict) -> None:
+        units = [u for _, new in self._canonical_units(dialogue, canon) for u in new]
         missing = {u.key: u for u in units if u.key not in self._store(u, cache)}
         if missing:
             self._fill(list(missing.values()), [cache] * len(missing), False)
+
+    def _canonical_units(self, dialogue: Dialogue, canon: dict):
+        """(turn, units of its canonical group) for every turn that can be in a window's middle."""
+        for j in range(1 if dialogue.has_system else 0, _middle_end(dialogue)):
+            turn = dialogue.turns[j]
+            group = canon.get(turn.role)
+            if group is not None:
+                m = group.messages[0]
+                yield turn, [instantiate(s, {m: turn.content}, {m: j}) for s in group.shapes]
 
     def _pieces(self, dialogue: Dialogue, start: int, end: int, cache: dict, trained: tuple[int, ...]):
         """The window as GroupTokens and ("flat", from, to) slices of the dialogue's flat layout."""

@@ -21,13 +21,13 @@ TOKENIZER_TEMPLATE = "tokenizer"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 
-def resolve_template(spec: TemplateSpec, encoder: TextEncoder) -> TemplateSpec:
+def resolve_template(spec: TemplateSpec, chat_template: str | None, tokenizer: str = "the tokenizer") -> TemplateSpec:
     """`spec` itself, or for the empty `tokenizer` template the tokenizer's chat_template."""
     if spec.name != TOKENIZER_TEMPLATE or spec.source.strip():
         return spec
-    if not encoder.chat_template:
-        raise TemplateError("template 'tokenizer': the tokenizer has no chat_template in tokenizer_config.json")
-    return replace(spec, source=encoder.chat_template)
+    if not chat_template:
+        raise TemplateError(f"template 'tokenizer': {tokenizer} has no chat_template in tokenizer_config.json")
+    return replace(spec, source=chat_template)
 
 
 def build_fitter(
@@ -38,5 +38,5 @@ def build_fitter(
     special_tokens_in_content: str = "reject",
 ) -> Fitter:
     """A Fitter for one template and tokenizer, as pipeline/worker.py FitterSpec.build makes it."""
-    compiled = CompiledTemplate(resolve_template(spec, encoder), encoder.bos_token, encoder.eos_token)
+    compiled = CompiledTemplate(resolve_template(spec, encoder.chat_template), encoder.bos_token, encoder.eos_token)
     return Fitter(compiled, encoder, max_seq_length, system_prompt, special_tokens_in_content)

@@ -15,10 +15,12 @@ def card_text(stats: dict, manifest: dict) -> str:
     """README.md for the output folder: YAML header the Hub reads, then what a person needs."""
     config = manifest["config"]
     header = {
-        "configs": [{
-            "config_name": "default",
-            "data_files": [{"split": s, "path": f"parquet/{s}-*.parquet"} for s in SPLITS],
-        }],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"parquet/{s}-*.parquet"} for s in SPLITS],
+            }
+        ],
         "task_categories": ["text-generation"],
         "tags": ["beam_prep", "sft", "chat", "conversational-memory"],
     }
@@ -35,19 +37,19 @@ def card_text(stats: dict, manifest: dict) -> str:
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
 ---
-# Chat fine-tuning data ({manifest['template']['name']}, {config['mode']})
+# Chat fine-tuning data ({manifest["template"]["name"]}, {config["mode"]})
 
-Made by [beam_prep](https://pypi.org/project/beam-prep/) from {manifest['inputs']['files']} input files:
-each {"assistant response" if config['mode'] == 'per_response' else "dialogue"} is one example whose prompt holds
-the earlier turns in the `{manifest['template']['name']}` format, cut to **{config['max_seq_length']} tokens** of
-the `{tokenizer}` tokenizer (BOS/EOS included). Splits are by dialogue (seed {config['seed']},
-validation fraction {config['val_fraction']}).
+Made by [beam_prep](https://pypi.org/project/beam-prep/) from {manifest["inputs"]["files"]} input files:
+each {"assistant response" if config["mode"] == "per_response" else "dialogue"} is one example whose prompt holds
+the earlier turns in the `{manifest["template"]["name"]}` format, cut to **{config["max_seq_length"]} tokens** of
+the `{tokenizer}` tokenizer (BOS/EOS included). Splits are by dialogue (seed {config["seed"]},
+validation fraction {config["val_fraction"]}).
 
 | split | dialogues | examples | truncated | p50 tokens | p90 tokens | max tokens |
 | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
-Records read: {stats['records']['read']:,}; dialogues kept: {stats['records']['dialogues_kept']:,};
+Records read: {stats["records"]["read"]:,}; dialogues kept: {stats["records"]["dialogues_kept"]:,};
 rejected: {rejects} (see `rejects/`).
 
 ![num_tokens per split]({PLOT_NAME})
@@ -64,7 +66,7 @@ ds = load_dataset("parquet", data_files={{"train": "parquet/train-*.parquet",
                                          "validation": "parquet/validation-*.parquet"}})
 ```
 
-Run `{manifest['run_id']}`; the full configuration, tokenizer hashes and package versions are in
+Run `{manifest["run_id"]}`; the full configuration, tokenizer hashes and package versions are in
 `manifest.json`, and the counts in `stats.json`.
 """
 
@@ -82,8 +84,13 @@ def histogram_png(stats: dict, max_seq_length: int) -> bytes:
         if hist:
             values = [int(k) for k in hist]
             weights = list(hist.values())
-            ax.hist(values, bins=min(60, max(10, len(hist))), weights=weights, alpha=0.6,
-                    label=f"{split} ({sum(weights):,})")
+            ax.hist(
+                values,
+                bins=min(60, max(10, len(hist))),
+                weights=weights,
+                alpha=0.6,
+                label=f"{split} ({sum(weights):,})",
+            )
     ax.axvline(max_seq_length, color="crimson", linestyle="--", label=f"max_seq_length = {max_seq_length}")
     ax.set_xlabel("num_tokens per example (BOS/EOS included)")
     ax.set_ylabel("examples")
