@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import apache_beam as beam
 
 from beam_prep.core.normalize import DEFAULT_POLICY, Policy, normalize
@@ -51,7 +53,7 @@ class _Normalize(CountingDoFn):
         split = assign_split(dialogue.id, self._seed, self._val)
         self.count(("dialogues_kept", dialogue.source))
         self.count(("dialogues", split))
-        yield dialogue.__class__(dialogue.id, dialogue.turns, dialogue.source, dialogue.line, split)
+        yield replace(dialogue, split=split)
 
     def _reject(self, reject: Reject):
         self.count(("rejected", reject.reason, reject.source))

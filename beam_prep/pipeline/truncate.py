@@ -27,12 +27,10 @@ class _Fit(CountingDoFn):
         self._groups: list[tuple] = []
 
     def process(self, example: Example):
-        groups = self._groups
-        if (
-            groups
-            and groups[-1][0] is example.dialogue
-            or (groups and groups[-1][0].id == example.dialogue.id and groups[-1][0].line == example.dialogue.line)
-        ):
+        groups, d = self._groups, example.dialogue
+        # A dialogue's examples arrive together; compared by provenance, not identity, in case a
+        # runner does not fuse this step with ExplodeDialogues and each example brings its own copy.
+        if groups and (groups[-1][0].id, groups[-1][0].source, groups[-1][0].line) == (d.id, d.source, d.line):
             groups[-1][1].append(example)
             return
         if len(groups) >= self._batch:
