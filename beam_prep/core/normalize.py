@@ -126,6 +126,8 @@ def normalize(
         if content is None:
             return reject("bad_turn", f"turn {i} content is not text: {_kind(raw_turn.get(content_key))}")
         content = content.strip()
+        if not _encodable(content):
+            return reject("invalid_utf8", f"turn {i} content holds a lone surrogate escape such as \\ud800")
         if not content:
             if policy.empty_turns == "reject":
                 return reject("bad_turn", f"turn {i} is empty")
@@ -156,6 +158,8 @@ def normalize(
     dialogue_id = value.get("id")
     if dialogue_id is None or (isinstance(dialogue_id, str) and not dialogue_id.strip()):
         dialogue_id = f"{record.source}:{record.line}"
+    if not _encodable(str(dialogue_id)):
+        return reject("invalid_utf8", "the id holds a lone surrogate escape such as \\ud800")
     dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line)
     return dialogue, tuple(repairs), None
 
@@ -173,6 +177,18 @@ def _detect(value: dict, input_format: str) -> str | None:
         if isinstance(value.get(_SCHEMA_KEYS[schema][0]), list):
             return schema
     return None
+
+
+def _encodable(text: str) -> bool:
+    """Whether text is valid Unicode: a JSON escape like \\ud800 decodes to a lone surrogate, which
+    no tokenizer or Parquet file accepts."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _content_text(content: object) -> str | None:

@@ -16,7 +16,7 @@ SPLITS = (TRAIN, VALIDATION)
 # Reasons a record or an example is rejected. Documented in README.md ("Rejects").
 REJECT_REASONS = (
     "unreadable_file",  # the file (or its tail) could not be read: torn gzip, cut-off JSON array...
-    "invalid_utf8",  # a line that is not UTF-8
+    "invalid_utf8",  # a line that is not UTF-8, or text with a lone surrogate escape (\\ud800)
     "invalid_json",  # a line that is not JSON
     "not_an_object",  # valid JSON but not an object
     "missing_messages",  # neither `messages` nor `conversations` holds a list

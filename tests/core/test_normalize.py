@@ -100,3 +100,15 @@ def test_rejects_name_the_reason(value, reason):
 def test_decode_errors_pass_through():
     _, _, reject = normalize(RawRecord("f", 3, error="invalid_json", excerpt="{oops"))
     assert (reject.reason, reject.line, reject.excerpt) == ("invalid_json", 3, "{oops")
+
+
+def test_lone_surrogate_escapes_are_rejected_not_crashing_the_tokenizer():
+    import json
+
+    line = '{"id": "%s", "messages": [{"role": "user", "content": "%s"}, {"role": "assistant", "content": "ok"}]}'
+    _, _, reject = norm(json.loads(line % ("d1", "caf\\u00e9 \\ud83d")))  # half an emoji pair
+    assert reject.reason == "invalid_utf8" and "turn 0" in reject.detail
+    _, _, reject = norm(json.loads(line % ("d\\udc80", "hi")))
+    assert reject.reason == "invalid_utf8" and "id" in reject.detail
+    d, _, reject = norm(json.loads(line % ("d2", "caf\\u00e9 \\ud83d\\ude00")))  # a whole pair is fine
+    assert reject is None and d.turns[0].content == "café 😀"
