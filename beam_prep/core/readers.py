@@ -8,6 +8,11 @@ error="unreadable_file" for each part it could not read. An empty file yields no
 
 A .json file holds one array of records; a .json file that does not start with `[` is read as
 JSON values one after another (one object, or JSON lines), as `datasets.load_dataset("json")` does.
+
+A big file is read as several Parts, each by a different worker, with exactly the records of the
+whole file: `plan_parts` cuts a .jsonl file (gzipped or not) at line starts every `chunk_bytes` of
+decompressed text and a plain .parquet file between row groups; `iter_records(..., part)` reads one.
+A .json file, a gzipped .parquet file and a small file are one part, WHOLE.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from beam_prep.core.records import RawRecord
@@ -24,6 +30,24 @@ EXCERPT_CHARS = 300
 SUFFIXES = (".jsonl", ".json", ".parquet")
 BOM = "\ufeff"
 _WS = " \t\r\n"
+_BLOCK = 1 << 20  # bytes asked of one read while scanning or reading JSON lines
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of one input file that one worker reads; Part() (WHOLE) is the whole file of any kind.
+
+    jsonl: the lines that start in [start, end) of the decompressed bytes, `first` the number of the
+    first one (1-based, blank lines counted). parquet: row groups start..end-1, `first` the index of
+    their first row. end None: to the end of the file; first None: the start of the file (1 or 0).
+    """
+
+    start: int = 0
+    end: int | None = None
+    first: int | None = None
+
+
+WHOLE = Part()
 
 
 def excerpt(raw: bytes | str, limit: int = EXCERPT_CHARS) -> str:
@@ -46,17 +70,40 @@ def file_kind(path: str) -> tuple[str, bool]:
     raise ValueError(f"unsupported input file {path!r}: expected one of {', '.join(SUFFIXES)} (optionally .gz)")
 
 
-def iter_records(source: str, kind: str, gz: bool, fileobj: BinaryIO) -> Iterator[RawRecord]:
-    """Every record of one file, in order; decoding errors become RawRecords with an error."""
-    first_unread = 1 if kind == "jsonl" else 0  # jsonl lines are 1-based, array/row indices 0-based
+def plan_parts(kind: str, gz: bool, fileobj: BinaryIO, size: int, chunk_bytes: int) -> list[Part]:
+    """The parts of one file (`size` bytes as stored) for workers to read, in order, covering it once.
+
+    Never raises: a file that cannot be planned (torn, unreadable footer) is left to the reader of
+    its last part, which reports it as reading it whole would.
+    """
+    if kind == "jsonl" and size > (chunk_bytes // 4 if gz else chunk_bytes):
+        stream = gzip.GzipFile(fileobj=fileobj, mode="rb") if gz else fileobj
+        return _jsonl_parts(_reader(stream, gz), chunk_bytes)
+    if kind == "parquet" and not gz and size > chunk_bytes:
+        try:
+            return _parquet_parts(fileobj, chunk_bytes)
+        except Exception:  # no footer: the reader reports the file
+            return [WHOLE]
+    return [WHOLE]
+
+
+def iter_records(source: str, kind: str, gz: bool, fileobj: BinaryIO, part: Part = WHOLE) -> Iterator[RawRecord]:
+    """Every record of one file (or of one part of it), in order; decoding errors become RawRecords with an error."""
+    if kind == "json" and part != WHOLE:
+        raise ValueError(f"a .json file is read whole, not as {part}")
+    first_unread = part.first if part.first is not None else 1 if kind == "jsonl" else 0  # lines 1-based, rows 0-based
     try:
         stream: BinaryIO = gzip.GzipFile(fileobj=fileobj, mode="rb") if gz else fileobj
         if kind == "jsonl":
-            records = _jsonl(source, stream)
+            if part.start and not gz:
+                stream.seek(part.start)
+            skip = part.start if gz else 0  # a gzip stream is read from its start, as plan_parts read it
+            limit = None if part.end is None else part.end - part.start
+            records = _jsonl(source, _lines(_reader(stream, gz), skip, limit), first_unread)
         elif kind == "json":
             records = _json_file(source, stream.read())
         else:
-            records = _parquet(source, stream if not gz else io.BytesIO(stream.read()))
+            records = _parquet(source, stream if not gz else io.BytesIO(stream.read()), part)
         for record in records:
             first_unread = record.line + 1
             yield record
@@ -81,12 +128,70 @@ def decode_line(source: str, line_no: int, raw: bytes) -> RawRecord:
         return RawRecord(source, line_no, error="invalid_json", excerpt=excerpt(text))
 
 
-def _jsonl(source: str, stream: BinaryIO) -> Iterator[RawRecord]:
-    for line_no, raw in enumerate(stream, start=1):
-        if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
-            raw = raw[3:]
-        if raw.strip():
-            yield decode_line(source, line_no, raw)
+def _reader(stream: BinaryIO, gz: bool) -> Callable[[int], bytes]:
+    # read1 on gzip: every byte decompressed before a tear, and the same reads for planner and readers
+    return stream.read1 if gz else stream.read
+
+
+def _jsonl(source: str, lines: Iterator[bytes], line_no: int) -> Iterator[RawRecord]:
+    """Records of JSON lines numbered from `line_no`. If the stream breaks: one unreadable_file
+    record from the first line not read (blank lines count), after the records read."""
+    try:
+        for raw in lines:
+            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+                raw = raw[3:]
+            if raw.strip():
+                yield decode_line(source, line_no, raw)
+            line_no += 1
+    except Exception as exc:
+        yield unreadable(source, line_no, exc)
+
+
+def _lines(read: Callable[[int], bytes], skip: int, limit: int | None) -> Iterator[bytes]:
+    """The lines (each with its b"\\n", the last maybe without) that start within `limit` bytes after
+    the first `skip` bytes read. Reads no block after the one that ends the last line, so the reader
+    of a part never reads into the next part (nor into a tear after it)."""
+    at, head = 0, []  # offset from `skip` of the next line; its bytes in earlier blocks
+    while limit is None or at < limit:
+        block = read(_BLOCK)
+        if not block:
+            break
+        if skip:
+            block, skip = block[skip:], max(skip - len(block), 0)
+        *lines, rest = block.split(b"\n")
+        if head and lines:
+            lines[0], head = b"".join([*head, lines[0]]), []
+        for line in lines:
+            if limit is not None and at >= limit:
+                return
+            at += len(line) + 1
+            yield line + b"\n"
+        if rest:
+            head.append(rest)
+    if head and (limit is None or at < limit):
+        yield b"".join(head)
+
+
+def _jsonl_parts(read: Callable[[int], bytes], chunk_bytes: int) -> list[Part]:
+    """Cut at the first line start at or after every `chunk_bytes` since the previous cut, in one scan."""
+    parts = [Part(0, None, 1)]
+    pos, line = 0, 1  # offset of the next block; number of the line it is in
+    try:
+        while block := read(_BLOCK):
+            counted = 0  # the newlines of block[:counted] are in `line`
+            while (nl := block.find(b"\n", max(parts[-1].start + chunk_bytes - 1 - pos, counted))) >= 0:
+                line += block.count(b"\n", counted, nl + 1)
+                counted = nl + 1
+                parts.append(Part(pos + counted, None, line))
+            line += block.count(b"\n", counted)
+            pos += len(block)
+    except Exception:  # torn: the parts so far, the last one open-ended, whose reader reports it
+        pass
+    if parts[-1].start == pos:
+        parts.pop()  # a cut at the very end: no line after it
+    if len(parts) <= 1:
+        return [WHOLE]
+    return [replace(part, end=after.start) for part, after in zip(parts, parts[1:])] + parts[-1:]
 
 
 def _json_file(source: str, data: bytes) -> Iterator[RawRecord]:
@@ -170,13 +275,30 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
-def _parquet(source: str, stream: BinaryIO) -> Iterator[RawRecord]:
+def _parquet_parts(fileobj: BinaryIO, chunk_bytes: int) -> list[Part]:
+    """Consecutive row groups, about `chunk_bytes` of uncompressed data (at least one group) a part."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(fileobj).metadata
+    parts, start, first, rows, size = [], 0, 0, 0, 0
+    for group in range(metadata.num_row_groups):
+        size += metadata.row_group(group).total_byte_size
+        rows += metadata.row_group(group).num_rows
+        if size >= chunk_bytes or group == metadata.num_row_groups - 1:
+            parts.append(Part(start, group + 1, first))
+            start, first, size = group + 1, rows, 0
+    if len(parts) <= 1:
+        return [WHOLE]
+    return parts[:-1] + [replace(parts[-1], end=None)]
+
+
+def _parquet(source: str, stream: BinaryIO, part: Part = WHOLE) -> Iterator[RawRecord]:
     """Rows of a parquet file, row group by row group: a damaged row group is reported and skipped."""
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(stream)  # no footer (truncated, garbage): the caller reports the file
-    index = 0
-    for group in range(parquet.num_row_groups):
+    index = part.first or 0
+    for group in range(part.start, parquet.num_row_groups if part.end is None else part.end):
         start, rows = index, parquet.metadata.row_group(group).num_rows
         try:
             for batch in parquet.iter_batches(1024, row_groups=[group]):
