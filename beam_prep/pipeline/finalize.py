@@ -12,22 +12,21 @@ from beam_prep.core.stats import summarize
 from beam_prep.io.card import PLOT_NAME, card_text, histogram_png
 from beam_prep.io.fs import join, move_files, url_to_fs
 from beam_prep.io.hf import write_dict_metadata, write_split_metadata
-from beam_prep.pipeline.write import write_example_shard
+from beam_prep.pipeline.write import final_names, missing_shards, write_shard
 
 OUTPUT_ENTRIES = ("parquet", "jsonl", "hf", "rejects", "stats.json", "manifest.json", "README.md", PLOT_NAME)
 TEMP_DIR = "_temporary"
 SUCCESS = "_SUCCESS"
 
 
-def finalize_output(output: str, tmp_root: str, written: list[dict], counts: dict, manifest: dict) -> dict:
-    shards = {s: 0 for s in SPLITS}
-    for w in written:
-        if w["kind"] == "examples":
-            shards[w["split"]] = w["num_shards"]
-    for split, n in shards.items():
-        if n == 0:  # an empty split still loads: one empty shard in every format
-            written.append(write_example_shard(tmp_root, split, 0, 1, []))
-            shards[split] = 1
+def finalize_output(
+    output: str, tmp_root: str, written: list[dict], counts: dict, manifest: dict, fixed_shards: int = 0
+) -> dict:
+    shards = [w for w in written if w["kind"] == "examples"]
+    for split, shard in missing_shards(shards, SPLITS, fixed_shards):  # every split still loads
+        shards.append(write_shard(tmp_root, split, [], order=(), shard=shard))
+    moves, num_shards = final_names(shards, fixed_shards)
+    moves += [(rel, rel) for w in written if w["kind"] == "rejects" for rel in w["files"]]
     fs, out_path = url_to_fs(output)
     fs.invalidate_cache()  # listings this worker process cached earlier may predate the shards
     for entry in OUTPUT_ENTRIES:
@@ -35,13 +34,13 @@ def finalize_output(output: str, tmp_root: str, written: list[dict], counts: dic
         if fs.exists(target):
             fs.rm(target, recursive=True)
     _, tmp_path = url_to_fs(tmp_root)
-    move_files(fs, [(join(tmp_path, rel), join(out_path, rel)) for w in written for rel in w["files"]])
+    move_files(fs, [(join(tmp_path, src), join(out_path, dst)) for src, dst in moves])
     hf = join(output, "hf")
     for split in SPLITS:
-        write_split_metadata(join(hf, split), split, shards[split], f"{manifest['run_id']}-{split}")
+        write_split_metadata(join(hf, split), split, num_shards[split], f"{manifest['run_id']}-{split}")
     write_dict_metadata(hf, list(SPLITS))
     stats = summarize(counts)
-    stats["output"] = {"shards": shards, "rejects_files": sum(1 for w in written if w["kind"] == "rejects")}
+    stats["output"] = {"shards": num_shards, "rejects_files": sum(1 for w in written if w["kind"] == "rejects")}
     _write_json(fs, join(out_path, "stats.json"), stats)
     _write_json(fs, join(out_path, "manifest.json"), manifest)
     with fs.open(join(out_path, "README.md"), "w", encoding="utf-8") as f:
@@ -65,9 +64,9 @@ def _write_json(fs, path: str, value: dict) -> None:
 class Finalize(beam.PTransform):
     """Runs once, after `written` (all shards) and `counts` (all stats) are complete."""
 
-    def __init__(self, output: str, tmp_root: str, manifest: dict):
+    def __init__(self, output: str, tmp_root: str, manifest: dict, fixed_shards: int = 0):
         super().__init__()
-        self._output, self._tmp, self._manifest = output, tmp_root, manifest
+        self._output, self._tmp, self._manifest, self._fixed = output, tmp_root, manifest, fixed_shards
 
     def expand(self, inputs):
         written, counts = inputs
@@ -76,11 +75,12 @@ class Finalize(beam.PTransform):
             | "Once" >> beam.Create([None])
             | "MoveAndCommit"
             >> beam.Map(
-                lambda _, w, c, out, tmp, man: finalize_output(out, tmp, list(w), c, man),
+                lambda _, w, c, out, tmp, man, fixed: finalize_output(out, tmp, list(w), c, man, fixed),
                 beam.pvalue.AsList(written),
                 beam.pvalue.AsSingleton(counts),
                 self._output,
                 self._tmp,
                 self._manifest,
+                self._fixed,
             )
         )

@@ -1,4 +1,8 @@
-"""ReadDialogues: input files -> normalised dialogues with their split, plus rejects."""
+"""ReadDialogues: input files -> normalised dialogues with their split, plus rejects.
+
+Files are cut into parts (a big JSONL file every --input_chunk_mb, a Parquet file by row groups) and
+only the small (file, part) descriptors are shuffled, so one big file is read by many workers and no
+dialogue passes through a shuffle: everything after the read is fused with it on the same worker."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import replace
 import apache_beam as beam
 
 from beam_prep.core.normalize import DEFAULT_POLICY, Policy, normalize
-from beam_prep.core.readers import file_kind, iter_records, unreadable
+from beam_prep.core.readers import WHOLE, file_kind, iter_records, plan_parts, unreadable
 from beam_prep.core.records import RawRecord, Reject
 from beam_prep.core.split import assign_split
 from beam_prep.io.fs import relative_source, url_to_fs
@@ -16,23 +20,43 @@ from beam_prep.pipeline.stats import STATS, CountingDoFn
 REJECTS = "rejects"
 
 
-class _ReadFile(CountingDoFn):
-    """One file -> its RawRecords (a torn file yields its readable part, then an error record).
+class _PlanParts(CountingDoFn):
+    """One file -> (url, Part) for each part of it that one worker reads (core.readers.plan_parts).
 
     Counts ("file_read", source) once per file, so an empty or unreadable file is in stats.json too.
+    A file that cannot be planned (cannot be opened, torn) is one part: its reader reports it.
     """
 
-    def __init__(self, root: str):
-        self._root = root
+    def __init__(self, root: str, chunk_bytes: int):
+        self._root, self._chunk = root, chunk_bytes
 
     def process(self, url: str):
-        source = relative_source(url, self._root)
-        self.count(("file_read", source))
+        self.count(("file_read", relative_source(url, self._root)))
         try:
             kind, gz = file_kind(url)
             fs, path = url_to_fs(url)
             with fs.open(path, "rb") as f:
-                yield from iter_records(source, kind, gz, f)
+                parts = plan_parts(kind, gz, f, fs.size(path), self._chunk)
+        except Exception:  # reported by _ReadPart, with the error, as an unreadable file
+            parts = [WHOLE]
+        for part in parts:
+            yield url, part
+
+
+class _ReadPart(beam.DoFn):
+    """(url, Part) -> its RawRecords (a torn part yields its readable head, then an error record)."""
+
+    def __init__(self, root: str):
+        self._root = root
+
+    def process(self, url_part):
+        url, part = url_part
+        source = relative_source(url, self._root)
+        try:
+            kind, gz = file_kind(url)
+            fs, path = url_to_fs(url)
+            with fs.open(path, "rb") as f:
+                yield from iter_records(source, kind, gz, f, part)
         except Exception as exc:  # cannot open: any store's error (iter_records itself never raises)
             yield unreadable(source, 0, exc)
 
@@ -81,20 +105,20 @@ class ReadDialogues(beam.PTransform):
         seed: int,
         val_fraction: float,
         policy: Policy = DEFAULT_POLICY,
+        chunk_bytes: int = 64 << 20,
     ):
         super().__init__()
-        self._files, self._root = files, root
+        self._files, self._root, self._chunk = files, root, chunk_bytes
         self._normalize = _Normalize(input_format, seed, val_fraction, policy)
 
     def expand(self, pbegin):
-        records = (
+        parts = (
             pbegin
             | "ListFiles" >> beam.Create(self._files)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadRecords" >> beam.ParDo(_ReadFile(self._root)).with_outputs(STATS, main="records")
+            | "PlanParts" >> beam.ParDo(_PlanParts(self._root, self._chunk)).with_outputs(STATS, main="parts")
         )
-        out = records.records | "Normalize" >> beam.ParDo(self._normalize).with_outputs(
-            REJECTS, STATS, main="dialogues"
-        )
-        stats = (records[STATS], out[STATS]) | "ReadCounts" >> beam.Flatten()
+        records = parts.parts | "SpreadParts" >> beam.Reshuffle() | "ReadRecords" >> beam.ParDo(_ReadPart(self._root))
+        out = records | "Normalize" >> beam.ParDo(self._normalize).with_outputs(REJECTS, STATS, main="dialogues")
+        stats = (parts[STATS], out[STATS]) | "ReadCounts" >> beam.Flatten()
         return _Outputs(dialogues=out.dialogues, rejects=out[REJECTS], stats=stats)

@@ -1,91 +1,196 @@
-"""WriteShards: rows -> Parquet, JSONL and HF Arrow shards per split, written in parallel to a
-temporary folder under the output; Finalize moves them into place."""
+"""Writing the rows: Parquet, JSONL and HF Arrow shards per split, into a temporary folder under the
+output; Finalize names them and moves them into place.
+
+Two ways, chosen by --num_shards:
+- automatic (0, the default): each worker writes the rows of its bundle as they come, rolling over to
+  a new shard every --tokens_per_shard tokens. Rows never leave the worker that rendered them, so
+  nothing is shuffled and memory stays bounded whatever the corpus size. Every run writes the same
+  rows with the same splits; which shard holds a row depends on how the runner cut the bundles.
+- fixed (N): rows are grouped by (split, hash of the dialogue id mod N) and each shard is sorted by
+  input position, so the shard contents are the same on every runner. The grouping is a shuffle: on
+  the local runner its data passes through the runner process's memory.
+"""
 
 from __future__ import annotations
 
 import math
+import uuid
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.split import shard_of
 from beam_prep.io.fs import join
 from beam_prep.io.hf import arrow_name
-from beam_prep.io.shards import rows_to_table, write_arrow, write_jsonl, write_parquet
+from beam_prep.io.shards import ShardFiles, write_jsonl
+
+ROWS_PER_TABLE = 1024  # rows buffered before they go to the files as one table
+TOKENS_PER_TABLE = 1 << 20  # ... or tokens, whichever comes first: bounds a worker's buffer
 
 
-def shard_name(split: str, shard: int, num_shards: int, ext: str) -> str:
-    return f"{split}-{shard:05d}-of-{num_shards:05d}.{ext}"
-
-
-def shard_paths(root: str, split: str, shard: int, num_shards: int) -> dict[str, str]:
-    """Relative paths of one shard's files; the same under the temporary and the final root."""
+def shard_paths(split: str, shard: int, num_shards: int) -> dict[str, str]:
+    """Final paths of one shard's files, relative to the output."""
+    stem = f"{split}-{shard:05d}-of-{num_shards:05d}"
     return {
-        "parquet": f"parquet/{shard_name(split, shard, num_shards, 'parquet')}",
-        "jsonl": f"jsonl/{shard_name(split, shard, num_shards, 'jsonl')}",
+        "parquet": f"parquet/{stem}.parquet",
+        "jsonl": f"jsonl/{stem}.jsonl",
         "arrow": f"hf/{split}/{arrow_name(shard, num_shards)}",
     }
 
 
-def write_example_shard(tmp_root: str, split: str, shard: int, num_shards: int, rows: list[dict]) -> dict:
-    """Write one shard in all three formats; return what Finalize needs to know of it."""
-    table = rows_to_table(rows)
-    paths = shard_paths(tmp_root, split, shard, num_shards)
-    write_parquet(table, join(tmp_root, paths["parquet"]))
-    write_jsonl(rows, join(tmp_root, paths["jsonl"]))
-    write_arrow(table, join(tmp_root, paths["arrow"]))
+def temp_paths(split: str) -> dict[str, str]:
+    """Paths of a shard being written, relative to the temporary folder; unique per attempt."""
+    stem = f"{split}-{uuid.uuid4().hex}"
+    return {"parquet": f"parquet/{stem}.parquet", "jsonl": f"jsonl/{stem}.jsonl", "arrow": f"hf/{split}/{stem}.arrow"}
+
+
+def written(split: str, order, files: ShardFiles, paths: dict[str, str], shard: int | None = None) -> dict:
+    """What Finalize needs to know of a written shard. `order` sorts a split's shards for naming;
+    `shard` is set when the shard count is fixed."""
     return {
         "kind": "examples",
         "split": split,
+        "order": order,
         "shard": shard,
-        "num_shards": num_shards,
-        "rows": len(rows),
-        "files": sorted(paths.values()),
+        "rows": files.rows,
+        "tokens": files.tokens,
+        "files": paths,
     }
 
 
-class _WriteShard(beam.DoFn):
+def write_shard(tmp_root: str, split: str, rows: list[dict], order=(), shard: int | None = None) -> dict:
+    """Write one whole shard (fixed sharding, or an empty split) in all three formats."""
+    paths = temp_paths(split)
+    files = ShardFiles({fmt: join(tmp_root, rel) for fmt, rel in paths.items()})
+    for i in range(0, len(rows), ROWS_PER_TABLE):
+        files.write(rows[i : i + ROWS_PER_TABLE])
+    files.close(empty_ok=True)
+    return written(split, order, files, paths, shard)
+
+
+class _Rolling:
+    """A split's open shard in one bundle: buffered rows go out a table at a time."""
+
+    def __init__(self, tmp_root: str, split: str, order):
+        self.split, self.order, self.paths = split, order, temp_paths(split)
+        self.files = ShardFiles({fmt: join(tmp_root, rel) for fmt, rel in self.paths.items()})
+        self.rows: list[dict] = []
+        self.tokens = 0
+
+    def add(self, row: dict) -> bool:
+        """Buffer a row; True when the buffer should be flushed."""
+        self.rows.append(row)
+        self.tokens += row["num_tokens"]
+        return len(self.rows) >= ROWS_PER_TABLE or self.tokens >= TOKENS_PER_TABLE
+
+    def flush(self) -> None:
+        self.files.write(self.rows)
+        self.rows, self.tokens = [], 0
+
+    def close(self) -> dict:
+        self.flush()
+        self.files.close()
+        return written(self.split, self.order, self.files, self.paths)
+
+
+class _WriteRolling(beam.DoFn):
+    """(split, sort_key, row) -> shards written by this bundle (one dict each, in finish_bundle)."""
+
+    def __init__(self, tmp_root: str, tokens_per_shard: int):
+        self._tmp, self._per_shard = tmp_root, tokens_per_shard
+
+    def start_bundle(self):
+        self._abort()  # shards a failed bundle left open
+        self._open: dict[str, _Rolling] = {}
+        self._done: list[dict] = []
+
+    def process(self, element):
+        split, sort_key, row = element
+        try:
+            shard = self._open.get(split)
+            if shard is None:
+                shard = self._open[split] = _Rolling(self._tmp, split, sort_key)
+            buffer_full = shard.add(row)
+            if shard.files.tokens + shard.tokens >= self._per_shard:  # the shard is complete
+                self._done.append(self._open.pop(split).close())
+            elif buffer_full:
+                shard.flush()
+        except BaseException:
+            self._abort()
+            raise
+
+    def finish_bundle(self):
+        try:
+            done = self._done + [shard.close() for shard in self._open.values()]
+        except BaseException:
+            self._abort()
+            raise
+        self._open, self._done = {}, []
+        for w in done:
+            yield GlobalWindows.windowed_value(w)
+
+    def teardown(self):
+        self._abort()
+
+    def _abort(self):
+        for shard in getattr(self, "_open", {}).values():
+            shard.files.abort()
+        self._open = {}
+
+
+class _WriteFixedShard(beam.DoFn):
     def __init__(self, tmp_root: str):
         self._tmp = tmp_root
 
     def process(self, keyed):
-        (split, shard, num_shards), values = keyed
+        (split, shard), values = keyed
         rows = [row for _, row in sorted(values, key=lambda kv: kv[0])]
-        yield write_example_shard(self._tmp, split, shard, num_shards, rows)
-
-
-def _num_shards(tokens_per_split: dict, fixed: int, tokens_per_shard: int) -> dict:
-    if fixed:
-        return {split: fixed for split in tokens_per_split}
-    return {split: max(1, math.ceil(n / tokens_per_shard)) for split, n in tokens_per_split.items()}
-
-
-def _key(element, shards: dict):
-    split, sort_key, row = element
-    n = shards[split]
-    return (split, shard_of(row["dialogue_id"], n), n), (sort_key, row)
+        yield write_shard(self._tmp, split, rows, order=(shard,), shard=shard)
 
 
 class WriteShards(beam.PTransform):
-    """(split, sort_key, row) -> one dict per written shard (kind, split, shard, rows, files)."""
+    """(split, sort_key, row) -> one dict per written shard (kind, split, order, shard, rows, files)."""
 
     def __init__(self, tmp_root: str, num_shards: int = 0, tokens_per_shard: int = 5_000_000):
         super().__init__()
         self._tmp, self._fixed, self._per_shard = tmp_root, num_shards, tokens_per_shard
 
     def expand(self, rows):
-        tokens = (
-            rows
-            | "TokensPerSplit" >> beam.Map(lambda e: (e[0], e[2]["num_tokens"]))
-            | "SumTokens" >> beam.CombinePerKey(sum)
-            | "AsDict" >> beam.combiners.ToDict()
-            | "ShardCounts" >> beam.Map(_num_shards, self._fixed, self._per_shard)
-        )
+        if not self._fixed:
+            return rows | "WriteRolling" >> beam.ParDo(_WriteRolling(self._tmp, self._per_shard))
+        n = self._fixed
         return (
             rows
-            | "AssignShard" >> beam.Map(_key, beam.pvalue.AsSingleton(tokens))
+            | "AssignShard" >> beam.Map(lambda e: ((e[0], shard_of(e[2]["dialogue_id"], n)), (e[1], e[2])))
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self._tmp))
+            | "WriteShard" >> beam.ParDo(_WriteFixedShard(self._tmp))
         )
+
+
+def missing_shards(shards: list[dict], splits, fixed: int) -> list[tuple[str, int | None]]:
+    """(split, shard) of the shards to write empty: every shard number of a fixed count that got no
+    rows, and one shard for a split that got none, so every split loads."""
+    missing = []
+    for split in splits:
+        have = {w["shard"] for w in shards if w["split"] == split}
+        if fixed:
+            missing += [(split, i) for i in range(fixed) if i not in have]
+        elif not have:
+            missing.append((split, None))
+    return missing
+
+
+def final_names(shards: list[dict], fixed: int) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """(temporary -> final relative paths, shard count per split). A split's shards are numbered in
+    `order` (the input position of their first row); with a fixed count, by their shard number."""
+    moves, counts = [], {}
+    for split in sorted({w["split"] for w in shards}):
+        mine = sorted((w for w in shards if w["split"] == split), key=lambda w: (w["order"], w["files"]["parquet"]))
+        counts[split] = fixed or len(mine)
+        for i, w in enumerate(mine):
+            final = shard_paths(split, w["shard"] if fixed else i, counts[split])
+            moves += [(w["files"][fmt], final[fmt]) for fmt in ("parquet", "jsonl", "arrow")]
+    return moves, counts
 
 
 class WriteRejects(beam.PTransform):

@@ -1,9 +1,12 @@
 """One dataset wherever it runs: the local FnApiRunner with 1 worker, with 2 worker processes, and
-the portable runner (job service + external SDK workers, the Flink/Spark path) write the same files.
+the portable runner (job service + external SDK workers, the Flink/Spark path).
 
-Outputs are compared file by file, byte for byte (Parquet, JSONL, Arrow, rejects, stats.json, hf/
-metadata, the dataset card), with the run id masked; only manifest.json (run id, creation time) may
-differ. Split assignment is checked against BLAKE2b computed here, not against our own code.
+With automatic sharding (rows written where they are rendered, as bundles come), every run writes the
+same rows, in the same splits, with the same counts; rows are compared one by one. With a fixed
+--num_shards, outputs are compared file by file, byte for byte (Parquet, JSONL, Arrow, rejects,
+stats.json, hf/ metadata, the dataset card), with the run id masked; only manifest.json (run id,
+creation time) may differ. Split assignment is checked against BLAKE2b computed here, not against
+our own code.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def runs(corpus, portable, tmp_path_factory):
     try:
         for name in RUNS:
             done[name] = run(config_for(root, out / name), args[name])
-        for name in ("fnapi_2", "portable"):
+        for name in RUNS:
             done[f"{name}_fixed"] = run(config_for(root, out / f"{name}_fixed", num_shards=FIXED_SHARDS), args[name])
     except Exception:
         print(portable.tails())
@@ -76,21 +79,34 @@ def test_portable_run_writes_a_complete_loadable_dataset(runs, encoder):
             assert row["input_ids"] == encoder.encode_text(row["text"])
 
 
-@pytest.mark.parametrize("other", ["fnapi_2", "portable"])
-def test_same_files_as_one_worker(runs, other):
-    reference, candidate = output_files(runs["fnapi_1"].out), output_files(runs[other].out)
+@pytest.mark.parametrize("other", ["fnapi_2_fixed", "portable_fixed"])
+def test_fixed_shards_are_the_same_files_as_one_worker(runs, other):
+    reference, candidate = output_files(runs["fnapi_1_fixed"].out), output_files(runs[other].out)
     assert sorted(candidate) == sorted(reference)
     differ = [rel for rel in reference if candidate[rel] != reference[rel]]
     assert not differ, f"{other} wrote different bytes in {differ}"
-    assert {k: v for k, v in runs[other].stats.items() if k != "wall_seconds"} == {
-        k: v for k, v in runs["fnapi_1"].stats.items() if k != "wall_seconds"
-    }
+    assert without_timing(runs[other].stats) == without_timing(runs["fnapi_1_fixed"].stats)
+
+
+def without_timing(stats: dict, shards: bool = True) -> dict:
+    drop = {"wall_seconds"} | (set() if shards else {"output"})
+    return {k: v for k, v in stats.items() if k not in drop}
+
+
+@pytest.mark.parametrize("other", ["fnapi_2", "portable"])
+def test_same_counts_as_one_worker(runs, other):
+    assert without_timing(runs[other].stats, shards=False) == without_timing(runs["fnapi_1"].stats, shards=False)
+    for rel in ("rejects/rejects-00000-of-00001.jsonl", "hf/dataset_dict.json"):
+        assert output_files(runs[other].out)[rel] == output_files(runs["fnapi_1"].out)[rel]
 
 
 def test_same_rows_in_the_same_splits_everywhere(runs, corpus):
     _, dialogues = corpus
     compared = 0
-    by_run = {name: {split: parquet_rows(runs[name].out, split) for split in SPLITS} for name in RUNS}
+    by_run = {
+        name: {split: sorted(parquet_rows(runs[name].out, split), key=lambda r: r["id"]) for split in SPLITS}
+        for name in RUNS
+    }
     for split in SPLITS:
         reference = by_run["fnapi_1"][split]
         for name in RUNS[1:]:
@@ -106,23 +122,28 @@ def test_same_rows_in_the_same_splits_everywhere(runs, corpus):
     print(f"rows compared row by row against the 1-worker run: {compared}")
 
 
-def test_shard_count_follows_the_data_size(runs):
-    out = runs["fnapi_1"].out
+@pytest.mark.parametrize("name", RUNS)
+def test_shard_count_follows_the_data_size(runs, name):
+    """Each worker closes a shard once it holds --tokens_per_shard tokens: every shard but a
+    bundle's last is at least that big, none is bigger by more than one example."""
+    out, per_shard = runs[name].out, JOB["tokens_per_shard"]
     for split in SPLITS:
-        tokens = sum(len(r["input_ids"]) for r in parquet_rows(out, split))
-        expected = max(1, math.ceil(tokens / JOB["tokens_per_shard"]))
-        names = sorted(p.name for p in (out / "parquet").glob(f"{split}-*.parquet"))
-        assert names == [f"{split}-{i:05d}-of-{expected:05d}.parquet" for i in range(expected)]
-    assert runs["fnapi_1"].stats["output"]["shards"]["train"] > FIXED_SHARDS
+        files = sorted((out / "parquet").glob(f"{split}-*.parquet"))
+        n = runs[name].stats["output"]["shards"][split]
+        assert [f.name for f in files] == [f"{split}-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+        tokens = [sum(pq.read_table(f, columns=["num_tokens"]).column(0).to_pylist()) for f in files]
+        assert all(t < per_shard + JOB["max_seq_length"] for t in tokens), tokens
+        assert n >= math.ceil(sum(tokens) / (per_shard + JOB["max_seq_length"]))
+        assert sum(t >= per_shard for t in tokens) >= n - 2, tokens  # at most one short shard per worker
+    assert runs[name].stats["output"]["shards"]["train"] > FIXED_SHARDS
 
 
 def test_num_shards_overrides_and_fixes_shard_contents(runs):
-    fixed, portable_fixed = runs["fnapi_2_fixed"].out, runs["portable_fixed"].out
+    fixed = runs["fnapi_2_fixed"].out
     for split in SPLITS:
         names = sorted(p.name for p in (fixed / "parquet").glob(f"{split}-*.parquet"))
         assert names == [f"{split}-{i:05d}-of-{FIXED_SHARDS:05d}.parquet" for i in range(FIXED_SHARDS)]
         assert len(list((fixed / "hf" / split).glob("*.arrow"))) == FIXED_SHARDS
-    assert output_files(portable_fixed) == output_files(fixed)
     for split in SPLITS:  # the same rows as the size-sharded run, only grouped in other shards
         by_id = sorted(parquet_rows(fixed, split), key=lambda r: r["id"])
         assert by_id == sorted(parquet_rows(runs["fnapi_1"].out, split), key=lambda r: r["id"])

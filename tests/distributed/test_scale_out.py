@@ -1,4 +1,5 @@
-"""Scale-out: the tokenization of a single input file is spread over the worker processes.
+"""Scale-out: a single input file is read in parts (--input_chunk_mb), and its parts are read and
+tokenized by both worker processes.
 
 The job's own graph (build_pipeline) gets one extra branch on the fitted examples of
 TruncateExamples: a DoFn that writes, per bundle, its process id and the number of examples it saw
@@ -73,7 +74,8 @@ def test_one_file_is_tokenized_by_two_worker_processes(count_fits_per_process, t
     one = tmp_path / "in" / "one.jsonl"
     one.parent.mkdir()
     one.write_text("".join(json.dumps(d) + "\n" for d in make_dialogues(DIALOGUES, seed=5)))
-    config = RunConfig(input=[str(one)], output=str(tmp_path / "out"), max_seq_length=256)
+    size_mb = one.stat().st_size / (1 << 20)
+    config = RunConfig(input=[str(one)], output=str(tmp_path / "out"), max_seq_length=256, input_chunk_mb=size_mb / 16)
     result = run(config, FNAPI_2)
     per_pid = Counter()
     for f in count_fits_per_process.iterdir():

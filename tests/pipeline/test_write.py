@@ -1,0 +1,135 @@
+"""The shard writers without a runner: streamed shards load alike in all three formats, a worker's
+buffer and each shard stay bounded, and Finalize's naming is complete and ordered."""
+
+from __future__ import annotations
+
+import json
+import random
+from array import array
+
+import datasets
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+import pytest
+
+import beam_prep.pipeline.write as write
+from beam_prep.io.shards import ShardFiles, _json_lines, rows_to_table
+from beam_prep.pipeline.write import _WriteRolling, final_names, missing_shards, shard_paths, write_shard
+
+
+def make_row(i: int, n_tokens: int) -> dict:
+    text = f"row {i} " + "é" * (i % 5)
+    return {
+        "id": f"d{i}/1",
+        "dialogue_id": f"d{i}",
+        "turn_index": 1,
+        "prompt": text[:3],
+        "completion": text[3:],
+        "text": text,
+        "num_tokens": n_tokens,
+        "context_turns": 1,
+        "dropped_turns": 0,
+        "input_ids": array("i", range(n_tokens)),
+        "labels": array("i", [-100] * (n_tokens // 2) + list(range(n_tokens - n_tokens // 2))),
+    }
+
+
+def plain(row: dict) -> dict:
+    return {k: (list(v) if isinstance(v, array) else v) for k, v in row.items()}
+
+
+def test_shard_written_table_by_table_loads_the_same_in_every_format(tmp_path):
+    rows = [make_row(i, random.Random(i).randint(1, 50)) for i in range(2500)]
+    urls = {fmt: str(tmp_path / f"shard.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
+    files = ShardFiles(urls)
+    for i in range(0, len(rows), 700):
+        files.write(rows[i : i + 700])
+    files.close()
+    expected = [plain(r) for r in rows]
+    assert files.rows == 2500 and files.tokens == sum(r["num_tokens"] for r in rows)
+    assert pq.ParquetFile(urls["parquet"]).metadata.num_row_groups == 4  # one per table written
+    assert pq.read_table(urls["parquet"]).to_pylist() == expected
+    with open(urls["jsonl"], encoding="utf-8") as f:
+        assert [json.loads(line) for line in f] == expected
+    with open(urls["arrow"], "rb") as f:
+        assert ipc.open_stream(f).read_all().to_pylist() == expected
+    assert datasets.Dataset.from_file(urls["arrow"], in_memory=True).to_list() == expected
+
+
+def test_json_lines_of_a_table_are_those_of_json_dumps():
+    rows = [make_row(i, n) for i, n in enumerate([0, 1, 5, 300])]
+    rows[1]["text"] = 'quote " back \\ slash / tab \t nl \n ctrl \x01 \u2028 emoji \U0001f600 中文'
+    rows[2]["prompt"] = ""
+    rows[3]["labels"] = array("i", [-100, 2**31 - 1, -(2**31)] + [0] * 297)
+    expected = b"".join(json.dumps(plain(r), ensure_ascii=False).encode() + b"\n" for r in rows)
+    assert _json_lines(rows, rows_to_table(rows)) == expected
+
+
+def test_a_shard_without_rows_writes_nothing_unless_asked(tmp_path):
+    urls = {fmt: str(tmp_path / f"a.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
+    ShardFiles(urls).close()
+    assert not list(tmp_path.iterdir())
+    w = write_shard(str(tmp_path), "validation", [])
+    assert w["rows"] == 0 and pq.read_table(tmp_path / w["files"]["parquet"]).num_rows == 0
+    assert (tmp_path / w["files"]["jsonl"]).read_bytes() == b""
+    assert len(datasets.Dataset.from_file(str(tmp_path / w["files"]["arrow"]))) == 0
+
+
+def run_bundle(fn: _WriteRolling, elements) -> list[dict]:
+    fn.start_bundle()
+    for e in elements:
+        fn.process(e)
+    return [wv.value for wv in fn.finish_bundle()]
+
+
+def test_rolling_writer_bounds_its_buffer_and_its_shards(tmp_path, monkeypatch):
+    monkeypatch.setattr(write, "ROWS_PER_TABLE", 50)
+    monkeypatch.setattr(write, "TOKENS_PER_TABLE", 400)
+    tables = []
+    real_write = ShardFiles.write
+    monkeypatch.setattr(ShardFiles, "write", lambda self, rows: (tables.append(list(rows)), real_write(self, rows)))
+    rng = random.Random(7)
+    rows = [make_row(i, rng.choice([1, 3, 20, 90])) for i in range(3000)]
+    elements = [("train" if i % 7 else "validation", ("f", i, 1), r) for i, r in enumerate(rows)]
+    per_shard = 2000
+    shards = run_bundle(_WriteRolling(str(tmp_path), per_shard), elements)
+
+    assert tables and max(len(t) for t in tables) <= 50
+    assert max(sum(r["num_tokens"] for r in t) for t in tables) < 400 + 90
+    for split in ("train", "validation"):
+        mine = sorted((w for w in shards if w["split"] == split), key=lambda w: w["order"])
+        assert all(per_shard <= w["tokens"] < per_shard + 90 for w in mine[:-1])
+        assert 0 < mine[-1]["tokens"] < per_shard + 90
+        written_rows = [r for w in mine for r in pq.read_table(tmp_path / w["files"]["parquet"]).to_pylist()]
+        assert written_rows == [plain(r) for s, _, r in elements if s == split]  # input order, nothing lost
+        assert sum(w["rows"] for w in mine) == len(written_rows)
+
+
+def test_final_names_number_each_splits_shards_in_input_order():
+    def w(split, order, name, shard=None):
+        files = {fmt: f"{fmt}/{name}.{fmt}" for fmt in ("parquet", "jsonl", "arrow")}
+        return {"kind": "examples", "split": split, "order": order, "shard": shard, "files": files}
+
+    shards = [w("train", ("b", 1, 1), "x"), w("train", ("a", 9, 1), "y"), w("validation", ("a", 2, 1), "z")]
+    moves, counts = final_names(shards, 0)
+    assert counts == {"train": 2, "validation": 1}
+    assert ("parquet/y.parquet", shard_paths("train", 0, 2)["parquet"]) in moves
+    assert ("arrow/x.arrow", "hf/train/data-00001-of-00002.arrow") in moves
+    assert ("jsonl/z.jsonl", "jsonl/validation-00000-of-00001.jsonl") in moves
+    assert len(moves) == 9
+
+    fixed = [w("train", (2,), "p", 2), w("train", (0,), "q", 0)]
+    assert missing_shards(fixed, ("train", "validation"), 3) == [("train", 1)] + [("validation", i) for i in range(3)]
+    moves, counts = final_names(fixed, 3)
+    assert counts == {"train": 3}
+    assert ("parquet/p.parquet", "parquet/train-00002-of-00003.parquet") in moves
+    assert missing_shards(shards[:2], ("train", "validation"), 0) == [("validation", None)]
+
+
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_shard_paths_follow_the_contract(split):
+    assert shard_paths(split, 3, 12) == {
+        "parquet": f"parquet/{split}-00003-of-00012.parquet",
+        "jsonl": f"jsonl/{split}-00003-of-00012.jsonl",
+        "arrow": f"hf/{split}/data-00003-of-00012.arrow",
+    }
