@@ -12,6 +12,7 @@ what `window_text` renders for the same window.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from beam_prep.core.layout import IGNORE_INDEX, WindowLayout
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
@@ -89,16 +90,13 @@ class Fitter(WindowLayout):
             if start >= ex.end:
                 yield _reject(dialogue, "too_long", f"turn {ex.end} does not fit {budget} tokens with one user turn")
                 continue  # the pointer now sits after this target: later windows cannot include it
-            ex.start, ex.dropped_turns = start, start - first
-            self._assemble(ex, cache)
-            yield ex
+            yield self._assemble(replace(ex, start=start, dropped_turns=start - first), cache)
 
     def _fit_whole(self, dialogue, whole: Example, cache) -> Iterator[Example | Reject]:
         """One example if it fits, else consecutive windows of whole turns that each fit."""
         budget = self.max_seq_length
         if self.count(dialogue, whole.start, whole.end, cache) <= budget:
-            self._assemble(whole, cache)
-            yield whole
+            yield self._assemble(whole, cache)
             return
         ends = list(whole.trained)
         start = whole.start
@@ -118,9 +116,7 @@ class Fitter(WindowLayout):
                 start = pair_end + 1
             else:
                 trained = tuple(e for e in ends if start < e <= fitting)
-                ex = Example(dialogue, start, fitting, fitting, trained)
-                self._assemble(ex, cache)
-                yield ex
+                yield self._assemble(Example(dialogue, start, fitting, fitting, trained), cache)
                 start = fitting + 1
             ends = [e for e in ends if e > start]
 

@@ -10,7 +10,7 @@ O(1) per window for regular templates, and assembling an example costs list slic
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example
 from beam_prep.core.templates import CompiledTemplate, window_roles
@@ -277,8 +277,9 @@ class WindowLayout:
                 total += flat.offsets[b + 1] - flat.offsets[a]
         return total
 
-    def _assemble(self, ex: Example, cache: dict) -> None:
-        """Fill ex.input_ids and ex.labels from the groups of its window."""
+    def _assemble(self, ex: Example, cache: dict) -> Example:
+        """A copy of `ex` with input_ids and labels from the groups of its window. A copy, so the
+        ids are held only by the example handed on, not by the caller's batch of inputs."""
         enc = self.encoder
         ids, labels = list(enc.prefix_ids), [IGNORE_INDEX] * len(enc.prefix_ids)
         for p in self._pieces(ex.dialogue, ex.start, ex.end, cache, ex.trained):
@@ -292,7 +293,7 @@ class WindowLayout:
                 labels += flat.labels[lo:hi]
         ids += enc.suffix_ids
         labels += [IGNORE_INDEX] * len(enc.suffix_ids)
-        ex.input_ids, ex.labels = ids, labels
+        return replace(ex, input_ids=ids, labels=labels)
 
 
 def _middle_end(dialogue: Dialogue) -> int:
