@@ -7,6 +7,8 @@ baseline   datasets.load_dataset('json') + map(batched=True, num_proc=2) re-toke
 beam_prep  beam_prep.job.run_job on the FnApiRunner with 2 multi_processing workers: read, explode,
            truncate, render, write Parquet, JSONL and hf/
 scaling    per-example cost of beam_prep's core on 400-turn vs 10-turn dialogues (scaling.py)
+write      the output alone: beam_prep's rows (read back from its Parquet shards, untimed) written
+           again as Parquet, JSONL and Arrow by io.shards.ShardFiles, in one process
 
 Each writes a JSON dict: `seconds` (the timed work), and counts to cross-check the phases.
 """
@@ -43,12 +45,12 @@ def floor(args) -> dict:
     texts = [m["content"] for d in read_corpus(corpus_files(args.corpus)) for m in d["messages"]]
     read = time.perf_counter() - started
     backend = AutoTokenizer.from_pretrained(BUNDLED_TOKENIZER).backend_tokenizer
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()  # process_time: CPU of all the process's threads
     tokens = 0
     for i in range(0, len(texts), BATCH):
         tokens += sum(len(e.ids) for e in backend.encode_batch(texts[i : i + BATCH], add_special_tokens=False))
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "read_seconds": read, "turns": len(texts), "tokens": tokens}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "read_seconds": read, "turns": len(texts), "tokens": tokens}
 
 
 def baseline(args) -> dict:
@@ -89,9 +91,46 @@ def beam_prep(args) -> dict:
         "rejects": stats.get("rejects", {}),
         "output_bytes": _du(out),
     }
+    kept = os.path.join(args.work, "beam_prep_parquet")  # for the write phase
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(os.path.join(out, "parquet"), kept)
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
     return result
+
+
+def write(args) -> dict:
+    """Writing beam_prep's output rows in the three formats, timed alone: a lower bound that any tool
+    producing this output pays on top of tokenizing."""
+    from array import array
+
+    import pyarrow.parquet as pq
+
+    from beam_prep.io.shards import ShardFiles
+
+    kept = Path(args.work, "beam_prep_parquet")
+    files = sorted(kept.glob("*.parquet"))
+    if not files:
+        raise SystemExit(f"no Parquet shards under {kept}: run the beam_prep phase first")
+    out = Path(args.work, "write_out")
+    seconds, cpu, rows_written, tokens = 0.0, 0.0, 0, 0
+    for i, f in enumerate(files):
+        rows = pq.read_table(f).to_pylist()
+        for row in rows:
+            row["input_ids"], row["labels"] = array("i", row["input_ids"]), array("i", row["labels"])
+        shutil.rmtree(out, ignore_errors=True)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        shard = ShardFiles({fmt: str(out / f"{i}.{fmt}") for fmt in ("parquet", "jsonl", "arrow")})
+        for j in range(0, len(rows), 1024):
+            shard.write(rows[j : j + 1024])
+        shard.close()
+        seconds, cpu = seconds + time.perf_counter() - started, cpu + time.process_time() - cpu_started
+        rows_written, tokens = rows_written + shard.rows, tokens + shard.tokens
+        del rows
+    shutil.rmtree(out, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(kept, ignore_errors=True)
+    return {"seconds": seconds, "cpu_seconds": cpu, "examples": rows_written, "tokens": tokens}
 
 
 def scaling(args) -> dict:
@@ -104,7 +143,7 @@ def _du(path: str) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
-PHASES = {"floor": floor, "baseline": baseline, "beam_prep": beam_prep, "scaling": scaling}
+PHASES = {"floor": floor, "baseline": baseline, "beam_prep": beam_prep, "scaling": scaling, "write": write}
 
 
 def main(argv: list[str] | None = None) -> None:

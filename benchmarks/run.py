@@ -27,8 +27,14 @@ from benchmarks.corpus import corpus_files_of, describe, read_corpus, write_corp
 from benchmarks.memory import TreeSampler
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASES = ("floor", "baseline", "beam_prep", "scaling")
-LABELS = {"floor": "(a) floor", "baseline": "(b) baseline", "beam_prep": "(c) beam_prep", "scaling": "(d) scaling"}
+PHASES = ("floor", "baseline", "beam_prep", "write", "scaling")
+LABELS = {
+    "floor": "(a) floor",
+    "baseline": "(b) baseline",
+    "beam_prep": "(c) beam_prep",
+    "write": "(e) write alone",
+    "scaling": "(d) scaling",
+}
 
 
 def ensure_corpus(work: Path, dialogues: int, seed: int) -> tuple[str, dict]:
@@ -93,7 +99,7 @@ def report(results: dict) -> str:
         "phase           timed_s  process_s  cpu_s  load  tree_rss_MiB  tree_pss_MiB  root_MiB  largest_child_MiB"
         "  examples  tokens"
     ]
-    for phase in ("floor", "baseline", "beam_prep"):
+    for phase in ("floor", "baseline", "beam_prep", "write"):
         r = results["phases"].get(phase)
         if not r:
             continue
@@ -127,6 +133,10 @@ def summarize(phases: dict) -> dict:
     a, b, c = (phases.get(k) for k in ("floor", "baseline", "beam_prep"))
     if a and c:
         out["(c)/(a)"] = round(c["seconds"] / a["seconds"], 2)
+    e = phases.get("write")
+    if a and e:  # writing the output is on top of tokenizing it: what any tool producing it pays
+        out["(e)/(a)"] = round(e["seconds"] / a["seconds"], 2)
+        out["(e)/(a) in CPU seconds"] = round(e["cpu_seconds"] / a["cpu_seconds"], 2)
     if b and c:
         out["(b)/(c)"] = round(b["seconds"] / c["seconds"], 2)
         same = (b["examples"], b["tokens"]) == (c["examples"], c["tokens"])
