@@ -38,7 +38,7 @@ def beam_options(beam_argv: list[str], config: RunConfig) -> PipelineOptions:
         extra = ["--runner=FnApiRunner"]
         if not std.get("direct_running_mode") or "--direct_running_mode" not in " ".join(argv):
             extra.append("--direct_running_mode=multi_processing")
-        if not std.get("direct_num_workers"):
+        if "--direct_num_workers" not in " ".join(argv):  # Beam's default is 1, not "unset"
             extra.append(f"--direct_num_workers={max(1, min(os.cpu_count() or 1, 8))}")
         options = PipelineOptions(argv + extra)
     return options

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,14 @@ def test_command_line_beam_flags_override_the_yaml():
     )
     options = beam_options(beam_argv, config).get_all_options()
     assert options["runner"] == "FnApiRunner" and options["direct_num_workers"] == 1
+
+
+def test_local_default_is_one_worker_process_per_core():
+    options = beam_options([], RunConfig(input=["x.jsonl"], output="out")).get_all_options()
+    assert options["runner"] == "FnApiRunner" and options["direct_running_mode"] == "multi_processing"
+    assert options["direct_num_workers"] == max(1, min(os.cpu_count() or 1, 8))
+    config = RunConfig(input=["x.jsonl"], output="out", pipeline_options={"direct_num_workers": 3})
+    assert beam_options([], config).get_all_options()["direct_num_workers"] == 3
 
 
 def test_portable_runner_passes_through_untouched():
