@@ -47,6 +47,8 @@ def run_main(argv, capsys) -> tuple[int, str]:
         (["--mode", "all"], "--mode 'all' is not one of: per_response, whole_dialog"),
         (["--tokenizer", "/no/such/dir"], "--tokenizer '/no/such/dir' has no tokenizer.json"),
         (["--special_tokens_in_content", "maybe"], "--special_tokens_in_content 'maybe' is not one of"),
+        (["--input_chunk_mb", "0"], "--input_chunk_mb must be a positive number, got 0.0"),
+        (["--tokens_per_shard", "-5"], "--tokens_per_shard and --batch_dialogues must be positive"),
     ],
 )
 def test_config_errors_are_one_line_exit_2(corpus, tmp_path, capsys, extra, message):
