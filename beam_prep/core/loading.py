@@ -39,4 +39,6 @@ def build_fitter(
 ) -> Fitter:
     """A Fitter for one template and tokenizer, as pipeline/worker.py FitterSpec.build makes it."""
     compiled = CompiledTemplate(resolve_template(spec, encoder.chat_template), encoder.bos_token, encoder.eos_token)
+    if spec.end_of_turn == "auto":
+        compiled.end_of_turn = compiled.detect_end_of_turn(encoder.special_tokens)
     return Fitter(compiled, encoder, max_seq_length, system_prompt, special_tokens_in_content)

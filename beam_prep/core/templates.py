@@ -52,7 +52,8 @@ class TemplateSpec:
     origin: str = ""
     default_system_prompt: str | None = None
     stop_sequence: str | None = None
-    end_of_turn: str | None = None  # text after an assistant turn that is trained with it; "eos_token" = EOS
+    end_of_turn: str | None = None  # text after an assistant turn trained with it; "eos_token" = EOS;
+    # "auto" = the special token the template writes right after an assistant's content
     modes: tuple[str, ...] = ("per_response", "whole_dialog")
     path: str = field(default="", compare=False)
 
@@ -126,8 +127,24 @@ class CompiledTemplate:
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template {spec.name!r}: syntax error line {exc.lineno}: {exc.message}") from None
         eot = spec.end_of_turn
-        self.end_of_turn = self.eos_token if eot == "eos_token" else (eot or "")
+        self.end_of_turn = self.eos_token if eot == "eos_token" else ("" if eot == "auto" else (eot or ""))
         self._skeletons: dict[tuple, tuple] = {}
+
+    def detect_end_of_turn(self, special_tokens: tuple[str, ...]) -> str:
+        """`end_of_turn: auto`: the special token the template writes right after an assistant's
+        content (whitespace between allowed), e.g. <|eot_id|>, <|im_end|>, </s>; "" if none."""
+        probe = "beamprepprobeanswer"
+        text = self.render(
+            [
+                {"role": "user", "content": "u"},
+                {"role": "assistant", "content": probe},
+                {"role": "user", "content": "v"},
+                {"role": "assistant", "content": "w"},
+            ]
+        )
+        at = text.find(probe)
+        after = text[at + len(probe) :].lstrip() if at >= 0 else ""
+        return next((t for t in sorted(special_tokens, key=len, reverse=True) if t and after.startswith(t)), "")
 
     def render(self, messages: list[dict]) -> str:
         """Render real messages directly (the reference path: preview and tests)."""

@@ -17,7 +17,7 @@ END_OF_TURN = {
     "chatml": "<|im_end|>",
     "llama3": "<|eot_id|>",
     "falcon-instruct": "eos_token",
-    "tokenizer": "eos_token",
+    "tokenizer": "auto",
 }
 
 

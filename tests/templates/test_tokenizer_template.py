@@ -132,3 +132,39 @@ def test_a_users_template_from_a_path(tmp_path, mode, with_yaml):
         assert text == "A chat. USER: Hi ASSISTANT: Hello!</s>" and trained == ["▁Hello", "!", "</s>"]
     else:
         assert text == "USER: Hi ASSISTANT: Hello!</s>" and trained == ["▁Hello", "!"]  # no end_of_turn declared
+
+
+def test_end_of_turn_is_the_chat_templates_own_not_the_eos(tmp_path):
+    """Early Llama-3-Instruct configs have EOS <|end_of_text|>, but the model's format (Meta's model
+    card) ends every turn with <|eot_id|>, and generation stops there: that token must be trained."""
+    source = (CHAT_TEMPLATES / "llama-3-instruct.jinja").read_text(encoding="utf-8")
+    enc = tokenizer_with(tmp_path / "old-config", "llama3", source)
+    config = json.loads((tmp_path / "old-config" / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["eos_token"] = "<|end_of_text|>"
+    (tmp_path / "old-config" / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    enc = TextEncoder(tmp_path / "old-config")
+    assert enc.eos_token == "<|end_of_text|>"
+    f = build_fitter(load_template("tokenizer"), enc, 4096)
+    assert f.template.end_of_turn == "<|eot_id|>"
+    examples, _ = fit(f, dialogue("Hi", "Hello!", "More?", "Sure."))
+    for ex in examples:
+        check_example(f, ex)
+        trained = enc.hf.convert_ids_to_tokens([t for t, lab in zip(ex.input_ids, ex.labels) if lab != -100])
+        assert trained[-1] == "<|eot_id|>" and "<|end_of_text|>" not in trained
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("llama-2-chat.jinja", "</s>"),
+        ("chatml-openhermes.jinja", "<|im_end|>"),
+        ("qwen2-instruct.jinja", "<|im_end|>"),
+        ("llama-3-instruct.jinja", "<|eot_id|>"),
+        ("zephyr-7b-beta.jinja", "</s>"),
+        ("falcon-7b-instruct.jinja", ""),  # nothing after the answer but a newline
+    ],
+)
+def test_end_of_turn_auto_per_public_chat_template(tmp_path, name, expected):
+    source = (CHAT_TEMPLATES / name).read_text(encoding="utf-8")
+    enc = tokenizer_with(tmp_path, CHAT_TEMPLATE_TOKENIZER[name], source)
+    assert build_fitter(load_template("tokenizer"), enc, 4096).template.end_of_turn == expected
