@@ -42,7 +42,15 @@ def check(config: RunConfig):
         raise ConfigError(str(exc)) from None
     if not has_tokenizer:
         raise ConfigError(f"--tokenizer {config.tokenizer!r} has no tokenizer.json (a Hugging Face tokenizer folder)")
-    probe_template(template, config.tokenizer)
+    local = probe_template(template, config.tokenizer)
+    if config.system_prompt and config.special_tokens_in_content == "reject":
+        found = [t for t in added_tokens(local) if t in config.system_prompt]
+        if found:
+            raise ConfigError(
+                f"--system_prompt contains the tokenizer's special token {found[0]!r}: a trainer that "
+                "tokenizes the text would read it as a control token; remove it, or pass "
+                "--special_tokens_in_content keep to keep it as plain text"
+            )
     try:
         files = expand_inputs(config.input)
         for f in files:
@@ -61,10 +69,10 @@ def check(config: RunConfig):
 PROBE_WINDOWS = (("user", "assistant"), ("system", "user", "assistant", "user", "assistant"))
 
 
-def probe_template(template, tokenizer: str) -> None:
+def probe_template(template, tokenizer: str) -> Path:
     """Compile the template and render probe windows as every worker will, before any work: a
     syntax error, an unsafe operation (blocked by the sandbox) or a failure on a plain dialogue
-    is a ConfigError (exit code 2) naming the template."""
+    is a ConfigError (exit code 2) naming the template. Returns the local tokenizer folder."""
     local = Path(localize_dir(tokenizer, TOKENIZER_FILES))
     config_file = local / "tokenizer_config.json"
     tok = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
@@ -81,6 +89,19 @@ def probe_template(template, tokenizer: str) -> None:
     except Exception as exc:  # anything a template can raise that CompiledTemplate does not wrap
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise ConfigError(f"--template {template.name!r} failed on a probe dialogue: {message}") from None
+    return local
+
+
+def added_tokens(local: Path) -> list[str]:
+    """The tokenizer's added (control) tokens, from its files, without loading it."""
+    tokens = set()
+    tokenizer = json.loads((local / "tokenizer.json").read_text(encoding="utf-8"))
+    tokens.update(t.get("content", "") for t in tokenizer.get("added_tokens") or [])
+    config_file = local / "tokenizer_config.json"
+    if config_file.is_file():
+        decoder = json.loads(config_file.read_text(encoding="utf-8")).get("added_tokens_decoder") or {}
+        tokens.update(t.get("content", "") for t in decoder.values() if isinstance(t, dict))
+    return sorted((t for t in tokens if t), key=len, reverse=True)
 
 
 def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> dict:

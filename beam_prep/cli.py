@@ -25,7 +25,8 @@ _HELP = {
     "max_seq_length": "token budget of one example, BOS/EOS included",
     "val_fraction": "share of dialogues in the validation split, in [0, 1)",
     "seed": "seed of the train/validation split hash",
-    "special_tokens_in_content": "dialogues whose text holds special-token strings: reject or keep",
+    "special_tokens_in_content": "dialogues whose text holds special-token strings: reject or keep "
+    "(also a --system_prompt holding one: an error, or kept)",
     "num_shards": "output shards per split with the same contents on every runner (0: written as rows come, "
     "a new shard every --tokens_per_shard tokens)",
     "tokens_per_shard": "tokens per output shard when --num_shards is 0",

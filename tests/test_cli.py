@@ -48,6 +48,7 @@ def run_main(argv, capsys) -> tuple[int, str]:
         (["--tokenizer", "/no/such/dir"], "--tokenizer '/no/such/dir' has no tokenizer.json"),
         (["--special_tokens_in_content", "maybe"], "--special_tokens_in_content 'maybe' is not one of"),
         (["--input_chunk_mb", "0"], "--input_chunk_mb must be a positive number, got 0.0"),
+        (["--system_prompt", "Be brief.</s>"], "--system_prompt contains the tokenizer's special token '</s>'"),
         (["--tokens_per_shard", "-5"], "--tokens_per_shard and --batch_dialogues must be positive"),
     ],
 )
@@ -56,6 +57,16 @@ def test_config_errors_are_one_line_exit_2(corpus, tmp_path, capsys, extra, mess
     assert code == 2
     assert message in err and err.count("\n") == 0 and "Traceback" not in err
     assert not (tmp_path / "o").exists()  # nothing written before the checks pass
+
+
+def test_a_system_prompt_with_special_tokens_is_kept_as_text_when_asked(corpus, tmp_path):
+    from beam_prep.checks import check
+    from beam_prep.config import RunConfig
+
+    config = RunConfig(
+        input=[corpus], output=str(tmp_path / "o"), system_prompt="Be brief.</s>", special_tokens_in_content="keep"
+    )
+    assert check(config)[1]
 
 
 def test_glob_matching_nothing(tmp_path, capsys):
