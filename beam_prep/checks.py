@@ -23,7 +23,6 @@ from beam_prep.io.fs import (
     probe_file,
     probe_writable,
     redact,
-    url_to_fs,
 )
 
 
@@ -105,12 +104,12 @@ def added_tokens(local: Path) -> list[str]:
 
 
 def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> dict:
-    fs, path = url_to_fs(config.tokenizer)
-    hashes = {}
-    for name in TOKENIZER_FILES:
-        p = join(path, name)
-        if fs.exists(p):
-            hashes[name] = hashlib.sha256(fs.cat_file(p)).hexdigest()
+    local = Path(localize_dir(config.tokenizer, TOKENIZER_FILES))  # a remote one: the copy checks fetched
+    hashes = {
+        name: hashlib.sha256((local / name).read_bytes()).hexdigest()
+        for name in TOKENIZER_FILES
+        if (local / name).is_file()
+    }
     versions = {}
     for pkg in ("beam-prep", "apache-beam", "transformers", "tokenizers", "datasets", "pyarrow", "jinja2"):
         try:

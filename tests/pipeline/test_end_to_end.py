@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
@@ -71,7 +73,7 @@ def test_no_dialogue_in_both_splits(run):
 
 
 def test_every_assistant_turn_accounted_for(run):
-    out, stats, dialogues, _ = run
+    out, stats, dialogues, config = run
     responses = sum(sum(m["role"] == "assistant" for m in d["messages"]) for d in dialogues)
     examples = sum(s["examples"] for s in stats["splits"].values())
     assert examples + stats["examples_rejected"].get("too_long", 0) == responses
@@ -83,7 +85,9 @@ def test_every_assistant_turn_accounted_for(run):
         ("part-0.jsonl", 32, "not_an_object"),
     }
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["config"]["max_seq_length"] == 256 and len(manifest["tokenizer_sha256"]["tokenizer.json"]) == 64
+    tokenizer_json = Path(config.tokenizer, "tokenizer.json").read_bytes()
+    assert manifest["config"]["max_seq_length"] == 256
+    assert manifest["tokenizer_sha256"]["tokenizer.json"] == hashlib.sha256(tokenizer_json).hexdigest()
 
 
 def test_per_response_vs_whole_dialog_counts(run, tmp_path):
