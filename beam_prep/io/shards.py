@@ -102,6 +102,8 @@ class ShardFiles:
     def abort(self) -> None:
         """Drop the files without finishing them: an object store's pending upload is discarded, so
         no file is left for a finalizer to upload later (at interpreter exit that can hang)."""
+        if self._writers:
+            self._writers[0].is_open = False  # else its finalizer writes a footer to the dropped file
         files, self._files, self._writers = self._files, [], ()
         _UNFINISHED.discard(self)
         for f in files:

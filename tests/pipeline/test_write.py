@@ -133,3 +133,33 @@ def test_shard_paths_follow_the_contract(split):
         "jsonl": f"jsonl/{split}-00003-of-00012.jsonl",
         "arrow": f"hf/{split}/data-00003-of-00012.arrow",
     }
+
+
+def test_a_file_that_fails_to_close_does_not_leave_the_others_open(tmp_path):
+    urls = {fmt: str(tmp_path / f"s.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
+    files = ShardFiles(urls)
+    files.write([make_row(i, 5) for i in range(10)])
+    handles = list(files._files)  # parquet, jsonl, arrow
+
+    def refuse():
+        raise PermissionError("Access Denied")
+
+    handles[1].close = refuse  # the JSONL upload is refused
+    with pytest.raises(PermissionError):
+        files.close()
+    assert handles[0].closed and handles[2].closed
+    assert pq.read_table(urls["parquet"]).num_rows == 10  # finished, not cut off
+    with open(urls["arrow"], "rb") as f:
+        assert ipc.open_stream(f).read_all().num_rows == 10
+
+
+def test_a_failed_write_drops_its_files(tmp_path, monkeypatch):
+    urls = {fmt: str(tmp_path / f"s.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
+    files = ShardFiles(urls)
+    files.write([make_row(0, 5)])
+    handles = list(files._files)
+    monkeypatch.setattr("beam_prep.io.shards._json_lines", lambda rows, table: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        files.write([make_row(1, 5)])
+    assert all(h.closed for h in handles) and files._files == []
+    files.close()  # nothing left to finish: no error, nothing reopened
