@@ -44,35 +44,20 @@ def temp_paths(split: str) -> dict[str, str]:
     return {"parquet": f"parquet/{stem}.parquet", "jsonl": f"jsonl/{stem}.jsonl", "arrow": f"hf/{split}/{stem}.arrow"}
 
 
-def written(split: str, order, files: ShardFiles, paths: dict[str, str], shard: int | None = None) -> dict:
-    """What Finalize needs to know of a written shard. `order` sorts a split's shards for naming;
-    `shard` is set when the shard count is fixed."""
-    return {
-        "kind": "examples",
-        "split": split,
-        "order": order,
-        "shard": shard,
-        "rows": files.rows,
-        "tokens": files.tokens,
-        "files": paths,
-    }
-
-
 def write_shard(tmp_root: str, split: str, rows: list[dict], order=(), shard: int | None = None) -> dict:
     """Write one whole shard (fixed sharding, or an empty split) in all three formats."""
-    paths = temp_paths(split)
-    files = ShardFiles({fmt: join(tmp_root, rel) for fmt, rel in paths.items()})
+    out = _Shard(tmp_root, split, order, shard)
     for i in range(0, len(rows), ROWS_PER_TABLE):
-        files.write(rows[i : i + ROWS_PER_TABLE])
-    files.close(empty_ok=True)
-    return written(split, order, files, paths, shard)
+        out.files.write(rows[i : i + ROWS_PER_TABLE])
+    return out.close(empty_ok=True)
 
 
-class _Rolling:
-    """A split's open shard in one bundle: buffered rows go out a table at a time."""
+class _Shard:
+    """A shard being written under the temporary folder; rows are buffered and go out a table at a
+    time. `order` sorts a split's shards for naming; `shard` is set when the shard count is fixed."""
 
-    def __init__(self, tmp_root: str, split: str, order):
-        self.split, self.order, self.paths = split, order, temp_paths(split)
+    def __init__(self, tmp_root: str, split: str, order, shard: int | None = None):
+        self.split, self.order, self.shard, self.paths = split, order, shard, temp_paths(split)
         self.files = ShardFiles({fmt: join(tmp_root, rel) for fmt, rel in self.paths.items()})
         self.rows: list[dict] = []
         self.tokens = 0
@@ -87,10 +72,19 @@ class _Rolling:
         self.files.write(self.rows)
         self.rows, self.tokens = [], 0
 
-    def close(self) -> dict:
+    def close(self, empty_ok: bool = False) -> dict:
+        """Finish the files; what Finalize needs to know of the shard."""
         self.flush()
-        self.files.close()
-        return written(self.split, self.order, self.files, self.paths)
+        self.files.close(empty_ok)
+        return {
+            "kind": "examples",
+            "split": self.split,
+            "order": self.order,
+            "shard": self.shard,
+            "rows": self.files.rows,
+            "tokens": self.files.tokens,
+            "files": self.paths,
+        }
 
 
 class _WriteRolling(beam.DoFn):
@@ -101,7 +95,7 @@ class _WriteRolling(beam.DoFn):
 
     def start_bundle(self):
         self._abort()  # shards a failed bundle left open
-        self._open: dict[str, _Rolling] = {}
+        self._open: dict[str, _Shard] = {}
         self._done: list[dict] = []
 
     def process(self, element):
@@ -109,7 +103,7 @@ class _WriteRolling(beam.DoFn):
         try:
             shard = self._open.get(split)
             if shard is None:
-                shard = self._open[split] = _Rolling(self._tmp, split, sort_key)
+                shard = self._open[split] = _Shard(self._tmp, split, sort_key)
             buffer_full = shard.add(row)
             if shard.files.tokens + shard.tokens >= self._per_shard:  # the shard is complete
                 self._done.append(self._open.pop(split).close())
