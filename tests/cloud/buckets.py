@@ -9,11 +9,24 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from beam_prep.config import BUNDLED_TOKENIZER
+from beam_prep.config import BUNDLED_TOKENIZER, RunConfig
 
 BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 # Everything a finished output may hold at its top level (the product contract, plus the card).
 OUTPUT_TOP = {"parquet", "jsonl", "hf", "rejects", "stats.json", "manifest.json", "README.md", "num_tokens.png"}
+
+
+def job_config(bucket_url: str, **overrides) -> RunConfig:
+    """The bucket tests' job: the corpus and tokenizer that put_corpus/put_tokenizer uploaded under
+    raw/ and tokenizers/mistral/, written to runs/out."""
+    values = dict(
+        input=[f"{bucket_url}/raw/part-*.jsonl.gz"],
+        tokenizer=f"{bucket_url}/tokenizers/mistral",
+        output=f"{bucket_url}/runs/out",
+        val_fraction=0.2,
+        tokens_per_shard=20_000,
+    )
+    return RunConfig(**{**values, **overrides})
 
 
 def put_corpus(fs, root: str, dialogues: list[dict], shards: int = 3) -> list[str]:

@@ -14,7 +14,7 @@ from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.records import SPLITS
 from beam_prep.io.fs import url_to_fs
 from beam_prep.job import check, run_job
-from tests.cloud.buckets import BEAM_ARGS, OUTPUT_TOP, expected_ids, keys_under, put_corpus, put_tokenizer
+from tests.cloud.buckets import BEAM_ARGS, OUTPUT_TOP, expected_ids, job_config, keys_under, put_corpus, put_tokenizer
 from tests.cloud.conftest import BUCKET, gcs_env
 from tests.pipeline.corpus import make_dialogues
 
@@ -31,14 +31,7 @@ print(json.dumps({s: ds[s].select_columns(["id", "text", "input_ids"]).to_list()
 
 
 def config(**overrides) -> RunConfig:
-    values = dict(
-        input=[f"gs://{BUCKET}/raw/part-*.jsonl.gz"],
-        tokenizer=f"gs://{BUCKET}/tokenizers/mistral",
-        output=OUT,
-        val_fraction=0.2,
-        tokens_per_shard=20_000,
-    )
-    return RunConfig(**{**values, **overrides})
+    return job_config(f"gs://{BUCKET}", **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from tests.cloud.buckets import (
     OUTPUT_TOP,
     contents_as_text,
     expected_ids,
+    job_config,
     keys_under,
     put_corpus,
     put_tokenizer,
@@ -44,14 +45,7 @@ class _Collect(logging.Handler):
 
 
 def config(**overrides) -> RunConfig:
-    values = dict(
-        input=[f"s3://{BUCKET}/raw/part-*.jsonl.gz"],
-        tokenizer=f"s3://{BUCKET}/tokenizers/mistral",
-        output=OUT,
-        val_fraction=0.2,
-        tokens_per_shard=20_000,
-    )
-    return RunConfig(**{**values, **overrides})
+    return job_config(f"s3://{BUCKET}", **overrides)
 
 
 @pytest.fixture(scope="module")

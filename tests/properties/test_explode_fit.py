@@ -19,6 +19,7 @@ from beam_prep.core.fit import window_text
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, RawRecord, Reject, Turn
 from tests.properties.strategies import chat_turns, records
+from tests.templates.helpers import fit
 
 SETTINGS = settings(max_examples=60, deadline=None)
 TEMPLATES = ["llama2-chat-memory", "falcon", "chatml", "mistral"]
@@ -70,9 +71,7 @@ def test_explode_one_example_per_assistant_turn(chat):
 def test_per_response_fits_and_accounts_for_every_turn(make_fitter, encoder, chat, template, budget):
     fitter = fitter_for(make_fitter, template, budget)
     dialogue = make_dialogue(*chat)
-    out = list(fitter.fit([(dialogue, explode(dialogue, "per_response"))]))
-    examples = [o for o in out if isinstance(o, Example)]
-    rejects = [o for o in out if isinstance(o, Reject)]
+    examples, rejects = fit(fitter, dialogue, "per_response")
     assert {r.reason for r in rejects} <= {"too_long"} and all(r.dialogue_id == "d" for r in rejects)
     assert len(examples) + len(rejects) == len(assistants(dialogue))
     assert len({ex.turn_index for ex in examples}) == len(examples)
@@ -90,9 +89,7 @@ def test_per_response_fits_and_accounts_for_every_turn(make_fitter, encoder, cha
 def test_whole_dialog_windows_fit_and_cover_every_turn_once(make_fitter, encoder, chat, template, budget):
     fitter = fitter_for(make_fitter, template, budget)
     dialogue = make_dialogue(*chat)
-    out = list(fitter.fit([(dialogue, explode(dialogue, "whole_dialog"))]))
-    examples = [o for o in out if isinstance(o, Example)]
-    rejects = [o for o in out if isinstance(o, Reject)]
+    examples, rejects = fit(fitter, dialogue, "whole_dialog")
     trained = [t for ex in examples for t in ex.trained]
     assert len(trained) == len(set(trained)) and {r.reason for r in rejects} <= {"too_long"}
     assert len(trained) + len(rejects) == len(assistants(dialogue))
