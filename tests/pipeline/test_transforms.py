@@ -1,0 +1,251 @@
+"""Each PTransform of beam_prep/pipeline tested as a transform: a TestPipeline on small inline data,
+`assert_that` on what comes out, and the counters it reports.
+
+References are independent of the code under test: the tokenizer itself (transformers'
+AutoTokenizer through TextEncoder.encode_text) for token columns, the input records for ids and
+reasons, the files on disk for what the writers wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to, is_not_empty
+
+from beam_prep.checks import manifest_for
+from beam_prep.config import BUNDLED_TOKENIZER, RunConfig
+from beam_prep.core.explode import explode
+from beam_prep.core.records import Dialogue, Example, Reject, Turn
+from beam_prep.core.templates import load_template
+from beam_prep.core.tokenizer import TextEncoder
+from beam_prep.pipeline.explode import ExplodeDialogues
+from beam_prep.pipeline.finalize import SUCCESS, Finalize
+from beam_prep.pipeline.read import REJECTS, ReadDialogues
+from beam_prep.pipeline.render import RenderExamples
+from beam_prep.pipeline.stats import STATS, MergeCounters
+from beam_prep.pipeline.truncate import TruncateExamples
+from beam_prep.pipeline.worker import FitterSpec
+from beam_prep.pipeline.write import WriteRejects, WriteShards
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def pipeline() -> BeamTestPipeline:
+    """An in-process pipeline (the FnApiRunner): Beam's DirectRunner would try to download Prism."""
+    return BeamTestPipeline(runner="FnApiRunner")
+
+
+def spec(max_seq_length: int = 4096, template: str = "llama2-chat-memory") -> FitterSpec:
+    return FitterSpec(load_template(template), BUNDLED_TOKENIZER, max_seq_length, None, "reject")
+
+
+def talk(id: str, *contents: str) -> Dialogue:
+    turns = tuple(Turn("user" if i % 2 == 0 else "assistant", c) for i, c in enumerate(contents))
+    return Dialogue(id, turns, "inline.jsonl", int(id[1:]) if id[1:].isdigit() else 1)
+
+
+def merged(counters) -> dict:
+    """The counters a transform emitted, merged as the pipeline merges them."""
+    return counters | beam.CombineGlobally(MergeCounters())
+
+
+def counts_equal(expected: dict):
+    """A matcher: the merged counters hold these keys with these values (other keys may exist)."""
+
+    def check(actual):
+        [counts] = actual
+        got = {k: counts.get(k, 0) for k in expected}
+        if got != expected:
+            raise AssertionError(f"counters {got} != {expected}")
+
+    return check
+
+
+def test_read_dialogues_normalises_splits_and_rejects(tmp_path):
+    records = [
+        {"id": "a", "messages": [{"role": "user", "content": " hi "}, {"role": "assistant", "content": "yo"}]},
+        {"id": "b", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "r"}]},
+        {"id": "c", "messages": [{"role": "user", "content": "only a question"}]},
+    ]
+    lines = [json.dumps(r) for r in records] + ["{broken"]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pipeline() as p:
+        out = p | ReadDialogues([str(path)], str(tmp_path), "auto", seed=0, val_fraction=0.0)
+        assert_that(
+            out.dialogues | "Dialogues" >> beam.Map(lambda d: (d.id, d.turns, d.split)),
+            equal_to(
+                [
+                    ("a", (Turn("user", "hi"), Turn("assistant", "yo")), "train"),
+                    ("b", (Turn("user", "q"), Turn("assistant", "r")), "train"),
+                ]
+            ),
+            label="dialogues",
+        )
+        assert_that(
+            out[REJECTS] | "Reasons" >> beam.Map(lambda r: (r.reason, r.line)),
+            equal_to([("no_assistant_turn", 3), ("invalid_json", 4)]),
+            label="rejects",
+        )
+        assert_that(
+            merged(out[STATS]),
+            counts_equal(
+                {("records_read", "in.jsonl"): 4, ("dialogues_kept", "in.jsonl"): 2, ("dialogues", "train"): 2}
+            ),
+            label="counts",
+        )
+
+
+def test_explode_dialogues_one_example_per_response():
+    d = talk("d1", "u1", "a1", "u2", "a2")
+    with pipeline() as p:
+        examples = p | beam.Create([d]) | ExplodeDialogues("per_response")
+        assert_that(
+            examples | beam.Map(lambda e: (e.dialogue.id, e.start, e.end, e.trained)),
+            equal_to(
+                [
+                    ("d1", 0, 1, (1,)),
+                    ("d1", 0, 3, (3,)),
+                ]
+            ),
+        )
+
+
+def test_explode_dialogues_whole_dialog():
+    d = talk("d1", "u1", "a1", "u2", "a2", "u3")
+    with pipeline() as p:
+        examples = p | beam.Create([d]) | ExplodeDialogues("whole_dialog")
+        assert_that(examples | beam.Map(lambda e: (e.turn_index, e.end, e.trained)), equal_to([(-1, 3, (1, 3))]))
+
+
+def _examples(dialogues: list[Dialogue]) -> list[Example]:
+    return [ex for d in dialogues for ex in explode(d, "per_response")]
+
+
+def test_truncate_examples_fits_the_budget_and_rejects_what_cannot_fit():
+    long_answer = " ".join(["memory"] * 300)
+    dialogues = [talk("d1", "hello", "hi there", "how are you", "fine"), talk("d2", "tell me", long_answer)]
+    budget = 64
+    encoder = TextEncoder(BUNDLED_TOKENIZER)
+    with pipeline() as p:
+        out = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec(budget), batch_dialogues=1)
+        kept = out.examples | "Kept" >> beam.Map(lambda e: (e.id, len(e.input_ids) <= budget, e.dropped_turns))
+        assert_that(kept, equal_to([("d1/1", True, 0), ("d1/3", True, 0)]), label="kept")
+        assert_that(
+            out[REJECTS] | "Why" >> beam.Map(lambda r: (r.reason, r.dialogue_id)),
+            equal_to([("too_long", "d2")]),
+            label="rejects",
+        )
+        assert_that(
+            merged(out[STATS]),
+            counts_equal({("examples", "train"): 2, ("rejected", "too_long", "inline.jsonl"): 1}),
+            label="counts",
+        )
+    # The budget check is against the real tokenizer's count of the whole dialogue: d2 cannot fit.
+    assert len(encoder.encode_text(long_answer)) > budget
+
+
+def test_render_examples_rows_match_the_tokenizer():
+    dialogues = [talk("d1", "hello", "hi there", "how are you", "fine, thanks")]
+    encoder = TextEncoder(BUNDLED_TOKENIZER)
+
+    def check(rows):
+        assert sorted(r["id"] for _, _, r in rows) == ["d1/1", "d1/3"]
+        for split, _, row in rows:
+            assert split == "train"
+            assert list(row["input_ids"]) == encoder.encode_text(row["text"])  # the tokenizer itself
+            assert row["text"] == row["prompt"] + row["completion"]
+            assert row["completion"].startswith(dialogues[0].turns[row["turn_index"]].content)
+            assert row["num_tokens"] == len(row["input_ids"]) == len(row["labels"])
+
+    with pipeline() as p:
+        fitted = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec())
+        rows = fitted.examples | RenderExamples(spec())
+        assert_that(rows, check)
+
+
+def _row(i: int, n: int = 8, split: str = "train") -> tuple:
+    from array import array
+
+    row = {
+        "id": f"d{i}/1",
+        "dialogue_id": f"d{i}",
+        "turn_index": 1,
+        "prompt": "p",
+        "completion": "c",
+        "text": "pc",
+        "num_tokens": n,
+        "context_turns": 0,
+        "dropped_turns": 0,
+        "input_ids": array("i", range(n)),
+        "labels": array("i", [-100] * n),
+    }
+    return split, ("inline.jsonl", i, 1), row
+
+
+@pytest.mark.parametrize("num_shards", [0, 2])
+def test_write_shards_writes_every_row_once(tmp_path, num_shards):
+    rows = [_row(i) for i in range(10)] + [_row(i, split="validation") for i in range(10, 13)]
+    tmp = str(tmp_path / "tmp")
+
+    def check(results):
+        per_split = Counter()
+        for w in results:
+            assert w["kind"] == "examples"
+            per_split[w["split"]] += w["rows"]
+            table = pq.read_table(Path(tmp) / w["files"]["parquet"])
+            assert table.num_rows == w["rows"]
+        assert per_split == {"train": 10, "validation": 3}
+
+    with pipeline() as p:
+        written = p | beam.Create(rows) | WriteShards(tmp, num_shards, tokens_per_shard=1000)
+        assert_that(written, check)
+
+
+def test_write_rejects_one_line_per_reject_in_input_order(tmp_path):
+    rejects = [Reject("invalid_json", "b.jsonl", 2), Reject("too_long", "a.jsonl", 9), Reject("bad_turn", "a.jsonl", 3)]
+    tmp = str(tmp_path / "tmp")
+
+    def check(results):
+        [w] = results
+        assert w["kind"] == "rejects" and w["rows"] == 3
+        lines = [json.loads(x) for x in (Path(tmp) / w["files"][0]).read_text().splitlines()]
+        assert [(r["source"], r["line"], r["reason"]) for r in lines] == [
+            ("a.jsonl", 3, "bad_turn"),
+            ("a.jsonl", 9, "too_long"),
+            ("b.jsonl", 2, "invalid_json"),
+        ]
+
+    with pipeline() as p:
+        assert_that(p | beam.Create(rejects) | WriteRejects(tmp), check)
+
+
+def test_merge_counters_adds_bundles():
+    with pipeline() as p:
+        bundles = [Counter({("examples", "train"): 2}), Counter({("examples", "train"): 3, ("dialogues", "train"): 1})]
+        out = p | beam.Create(bundles) | beam.CombineGlobally(MergeCounters())
+        assert_that(out, equal_to([{("examples", "train"): 5, ("dialogues", "train"): 1}]))
+
+
+def test_finalize_commits_the_output(tmp_path):
+    out_dir = tmp_path / "out"
+    tmp = str(out_dir / "_temporary" / "run")
+    config = RunConfig(input=["inline.jsonl"], output=str(out_dir))
+    manifest = manifest_for(config, load_template(config.template), ["inline.jsonl"], "run")
+    counts = {("records_read", "inline.jsonl"): 3, ("dialogues_kept", "inline.jsonl"): 3, ("examples", "train"): 3}
+    with pipeline() as p:
+        written = p | "Rows" >> beam.Create([_row(i) for i in range(3)]) | WriteShards(tmp)
+        rejected = p | "Rejects" >> beam.Create([Reject("invalid_json", "inline.jsonl", 4)]) | WriteRejects(tmp)
+        everything = (written, rejected) | beam.Flatten()
+        stats = (everything, p | "Counts" >> beam.Create([counts])) | Finalize(str(out_dir), tmp, manifest)
+        assert_that(stats, is_not_empty())
+    assert (out_dir / SUCCESS).exists() and not (out_dir / "_temporary").exists()
+    assert pq.read_table(out_dir / "parquet" / "train-00000-of-00001.parquet").num_rows == 3
+    assert json.loads((out_dir / "stats.json").read_text())["records"]["read"] == 3
+    assert len((out_dir / "rejects" / "rejects-00000-of-00001.jsonl").read_text().splitlines()) == 1
