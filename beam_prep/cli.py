@@ -37,6 +37,10 @@ _HELP = {
     "leading_assistant": "assistant turns before the first user turn: drop or reject (bad_turn)",
     "unknown_roles": "turns whose role is neither known nor in --role_map: reject (unknown_role) or skip",
     "role_map": "extra roles, e.g. tool=assistant,function=skip (targets: system, user, assistant, skip)",
+    "conversation_key": "records of one conversation, rejoined in order: auto (ShareGPT ids QWJhYvA_0, _1...), "
+    "none, id_suffix (any id <base>_<n>), field:NAME or field:NAME:ORDER",
+    "duplicates": "an example whose memory and target equal another's: drop (written once) or keep every copy",
+    "validation_train_targets": "validation examples whose target is also trained verbatim: keep or drop",
     "verbose": "show Beam's own INFO logging",
 }
 

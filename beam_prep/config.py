@@ -9,12 +9,15 @@ from pathlib import Path
 
 import yaml
 
+from beam_prep.core.conversation import ConversationKey, parse_conversation_key
 from beam_prep.core.explode import MODES
 from beam_prep.core.normalize import INPUT_FORMATS, Policy, parse_role_map
 
 BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
 BUNDLED_SAMPLE = str(Path(__file__).parent / "resources" / "sample")
 SPECIAL_POLICIES = ("reject", "keep")
+TRAIN_TARGET_POLICIES = ("keep", "drop")  # --validation_train_targets
+DUPLICATE_POLICIES = ("drop", "keep")  # --duplicates
 PIPELINE_OPTIONS_KEY = "pipeline_options"
 
 
@@ -45,6 +48,9 @@ class RunConfig:
     leading_assistant: str = "drop"
     unknown_roles: str = "reject"
     role_map: str | dict = ""  # "tool=assistant,function=skip", or a mapping in YAML
+    conversation_key: str = "auto"  # records of one conversation (core/conversation.py; docs/input.md)
+    duplicates: str = "drop"  # drop: an example equal to one kept (memory and target) is written once
+    validation_train_targets: str = "keep"  # drop: no validation example whose target is trained verbatim
     verbose: bool = False
     pipeline_options: dict = field(default_factory=dict)
 
@@ -67,7 +73,17 @@ class RunConfig:
         if not isinstance(self.input_chunk_mb, (int, float)) or not self.input_chunk_mb > 0:
             raise ConfigError(f"--input_chunk_mb must be a positive number, got {self.input_chunk_mb!r}")
         self.policy()
+        self.conversation_key_spec()
+        _choice("duplicates", self.duplicates, DUPLICATE_POLICIES)
+        _choice("validation_train_targets", self.validation_train_targets, TRAIN_TARGET_POLICIES)
         return self
+
+    def conversation_key_spec(self) -> ConversationKey:
+        """The parsed --conversation_key; ConfigError naming the bad value."""
+        try:
+            return parse_conversation_key(self.conversation_key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def policy(self) -> Policy:
         """The normalisation policy; ConfigError naming a bad choice or --role_map entry."""

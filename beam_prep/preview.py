@@ -22,6 +22,7 @@ from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
 from beam_prep.core.normalize import normalize
 from beam_prep.core.readers import file_kind, iter_records
 from beam_prep.core.records import Example, Reject
+from beam_prep.core.screen import special_token_reject
 from beam_prep.core.templates import TemplateError, load_template
 from beam_prep.core.tokenizer import TextEncoder, TokenizerError
 from beam_prep.io.fs import common_root, expand_inputs, localize_dir, relative_source, url_to_fs
@@ -95,6 +96,9 @@ def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
                 dialogue, _, reject = normalize(record, config.input_format, policy)
                 if reject is not None:
                     yield reject
+                    continue
+                if fitter.special_policy == "reject" and (special := special_token_reject(fitter.encoder, dialogue)):
+                    yield special
                     continue
                 yield from fitter.fit([(dialogue, explode(dialogue, config.mode))])
 

@@ -26,13 +26,10 @@ class Fitter(WindowLayout):
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, items: Iterable[tuple[Dialogue, list[Example]]]) -> Iterator[Example | Reject]:
-        """Fit the examples of a batch of dialogues; the units of all their turns in one batch."""
-        live = []
-        for dialogue, examples in items:
-            if self.special_policy == "reject" and (found := self._special_in(dialogue)):
-                yield _reject(dialogue, "special_tokens_in_content", f"content contains {found!r}")
-                continue
-            live.append((dialogue, examples, {}))
+        """Fit the examples of a batch of dialogues; the units of all their turns in one batch.
+
+        Dialogues with special-token strings are rejected before this (core/screen.py)."""
+        live = [(dialogue, examples, {}) for dialogue, examples in items]
         self._prefill(live)
         for dialogue, examples, cache in live:
             if examples and examples[0].turn_index == -1:
@@ -72,12 +69,6 @@ class Fitter(WindowLayout):
                 todo_ends.append(e)
         if todo:
             self._fill(todo, todo_caches, todo_ends)
-
-    def _special_in(self, dialogue: Dialogue) -> str | None:
-        for turn in dialogue.turns:
-            if found := self.encoder.find_special(turn.content):
-                return found
-        return None
 
     def _fit_responses(self, dialogue, examples, cache) -> Iterator[Example | Reject]:
         budget = self.max_seq_length

@@ -91,9 +91,13 @@ DEFAULT_POLICY = Policy()
 
 
 def normalize(
-    record: RawRecord, input_format: str = "auto", policy: Policy = DEFAULT_POLICY
+    record: RawRecord, input_format: str = "auto", policy: Policy = DEFAULT_POLICY, part: bool = False
 ) -> tuple[Dialogue | None, tuple[str, ...], Reject | None]:
-    """(dialogue, repairs, None) for a usable record, (None, (), reject) otherwise."""
+    """(dialogue, repairs, None) for a usable record, (None, (), reject) otherwise.
+
+    A `part` of a conversation split over records (core/conversation.py) keeps its leading
+    assistant turns and may have no assistant turn: `finish` runs on the rejoined turns instead.
+    """
     value = record.value
 
     def reject(reason: str, detail: str = "") -> tuple[None, tuple, Reject]:
@@ -143,17 +147,11 @@ def normalize(
             continue
         turns.append(Turn(role, content))
 
-    first = 1 if turns and turns[0].role == SYSTEM else 0
-    leading = 0
-    while first + leading < len(turns) and turns[first + leading].role == ASSISTANT:
-        leading += 1
-    if leading:
-        if policy.leading_assistant == "reject":
-            return reject("bad_turn", "the dialogue starts with an assistant turn")
-        repairs.append("dropped_leading_assistant_turn")
-        del turns[first : first + leading]
-    if not any(t.role == ASSISTANT for t in turns[first:]):
-        return reject("no_assistant_turn")
+    if not part:
+        turns, repair, problem = finish(turns, policy)
+        if problem:
+            return reject(*problem)
+        repairs += [repair] if repair else []
 
     dialogue_id = value.get("id")
     if dialogue_id is None or (isinstance(dialogue_id, str) and not dialogue_id.strip()):
@@ -162,6 +160,25 @@ def normalize(
         return reject("invalid_utf8", "the id holds a lone surrogate escape such as \\ud800")
     dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line)
     return dialogue, tuple(repairs), None
+
+
+def finish(turns: list[Turn], policy: Policy = DEFAULT_POLICY) -> tuple[list[Turn], str, tuple | None]:
+    """(turns, repair, problem) of a whole dialogue: assistant turns before the first user turn
+    are dropped (repair `dropped_leading_assistant_turn`) or rejected; a dialogue must keep an
+    assistant turn. `problem` is None or the (reason, detail) of a reject."""
+    first = 1 if turns and turns[0].role == SYSTEM else 0
+    leading = 0
+    while first + leading < len(turns) and turns[first + leading].role == ASSISTANT:
+        leading += 1
+    repair = ""
+    if leading:
+        if policy.leading_assistant == "reject":
+            return turns, "", ("bad_turn", "the dialogue starts with an assistant turn")
+        repair = "dropped_leading_assistant_turn"
+        turns = turns[:first] + turns[first + leading :]
+    if not any(t.role == ASSISTANT for t in turns[first:]):
+        return turns, "", ("no_assistant_turn",)
+    return turns, repair, None
 
 
 def _raw_excerpt(record: RawRecord) -> str:

@@ -25,7 +25,15 @@ REJECT_REASONS = (
     "no_assistant_turn",  # nothing to train on: no assistant turn after a user turn
     "special_tokens_in_content",  # message text that a trainer would parse as control tokens
     "too_long",  # cannot fit max_seq_length even with a single user turn of context
+    "bad_part",  # --conversation_key field:NAME:ORDER and the ORDER field is missing or not an integer >= 0
+    "duplicate_id",  # a second record with an id already used (7 and "7" alike); detail: the record kept
+    "duplicate",  # an example equal to one kept (same turns up to the target); detail: the id kept
+    "train_target_in_validation",  # --validation_train_targets drop: the target is trained verbatim
 )
+# Reasons of rejoin and dedup (--conversation_key, --duplicates, --validation_train_targets).
+CONVERSATION_REASONS = ("bad_part", "duplicate_id", "duplicate", "train_target_in_validation")
+# Rejects of single examples (the dialogue may still give other examples), not of input records.
+EXAMPLE_REASONS = ("too_long", "duplicate", "train_target_in_validation")
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,18 +54,57 @@ class Turn:
 
 
 @dataclass(slots=True, frozen=True)
+class PartRef:
+    """Where one record of a rejoined dialogue came from, and the first turn it gave."""
+
+    id: str  # the record's own id, as read
+    source: str
+    line: int
+    first_turn: int  # index in the rejoined dialogue's turns of the record's first turn
+
+
+@dataclass(slots=True, frozen=True)
 class Dialogue:
-    """A normalised dialogue: an optional system turn, then alternating user/assistant turns."""
+    """A normalised dialogue: an optional system turn, then alternating user/assistant turns.
+
+    `conversation` is the unit of the split and of dedup order: the id of a single-record
+    dialogue, or the key shared by the parts of a split conversation (core/conversation.py).
+    `parts` lists the source records of a rejoined dialogue (empty for a single record).
+    """
 
     id: str
     turns: tuple[Turn, ...]  # the normalised message list; a system turn, if any, is index 0
     source: str = ""
     line: int = 0
     split: str = TRAIN
+    conversation: str = ""
+    parts: tuple[PartRef, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        """The key the split and the dedup order use: the conversation, else the id."""
+        return self.conversation or self.id
+
+    def records(self) -> tuple[tuple[str, int], ...]:
+        """(source, line) of every input record this dialogue is made of."""
+        return tuple((p.source, p.line) for p in self.parts) or ((self.source, self.line),)
 
     @property
     def has_system(self) -> bool:
         return bool(self.turns) and self.turns[0].role == SYSTEM
+
+
+@dataclass(slots=True, frozen=True)
+class Part:
+    """One record of a conversation split over records, on its way to being rejoined.
+
+    `dialogue` is normalised but not finished (core/normalize.py `part=True`): it may open with
+    assistant turns and hold no assistant turn. `number` is the part number, None for input order.
+    """
+
+    conversation: str
+    number: int | None
+    dialogue: Dialogue
 
 
 @dataclass(slots=True)

@@ -1,30 +1,60 @@
-"""stats.json from the merged per-bundle counters (see pipeline/stats.py for the keys)."""
+"""What happened to every record, counted once where it happens, and stats.json from the counts.
+
+A stage counts a `Stat` (an `Outcome` and its labels) at the point where the outcome is decided,
+as datatrove's `stat_update` does: a record is read, then either kept (as a dialogue, or as one
+part of a rejoined one) or rejected, exactly once; an example is written or rejected exactly once.
+`summarize` only adds counts up; nothing is corrected afterwards.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from enum import Enum
 
 from beam_prep.core.records import SPLITS
 
 PERCENTILES = (50, 90, 99)
-# Rejects of single examples (a dialogue may still give other examples), not of input records.
-EXAMPLE_REASONS = ("too_long",)
-# Rejects of a whole dialogue after normalisation kept it.
-DIALOGUE_REASONS = ("special_tokens_in_content",)
 FILE_PART = "unreadable_file"  # a file or part of one that could not be read: not a record
 
 
-def summarize(counts: dict, splits=SPLITS) -> dict:
-    """stats.json from merged counters. Keys (pipeline/read.py, pipeline/truncate.py):
+class Outcome(str, Enum):
+    """What happened; the labels a Stat of it carries are in brackets."""
 
-    ("file_read", source), ("records_read", source), ("dialogues_kept", source),
-    ("rejected", reason, source), ("examples_rejected", reason), ("repaired", repair),
-    ("dialogues" | "dialogues_rejected" | "examples" | "truncated" | "turns_dropped", split),
-    ("file_examples", source, split), ("tokens", split, num_tokens).
+    FILE_READ = "file_read"  # an input file was planned [source]
+    RECORD_READ = "record_read"  # a record was read [source]
+    RECORD_KEPT = "record_kept"  # a record became a dialogue or one part of a rejoined one [source]
+    RECORD_REJECTED = "record_rejected"  # a record (or an unreadable part of a file) went to rejects [source, reason]
+    REPAIRED = "repaired"  # normalisation repaired a kept record [reason: the repair]
+    DIALOGUE = "dialogue"  # a kept dialogue entered its split [split]
+    EXAMPLE = "example"  # an example was written [source, split]
+    EXAMPLE_REJECTED = "example_rejected"  # an example went to rejects [source, reason]
+    TRUNCATED = "truncated"  # a written example lost older turns [split]; value: the turns dropped
+    TOKENS = "tokens"  # a written example's length [split, value]
+    PART = "part"  # a record was one part of a conversation split over records [source]
+    CONVERSATION = "conversation"  # a conversation of several records was rejoined
+    GAP = "gap"  # a gap in a conversation's part numbers (no memory across it)
+    RECOVERED = "recovered"  # an example whose target lies in a continuation part (memory rejoined) [split]
+    TRAIN_TARGET = "train_target"  # a validation target also trained verbatim (other memory)
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """A counter key: the outcome and its labels (unused labels stay empty)."""
+
+    outcome: Outcome
+    source: str = ""
+    split: str = ""
+    reason: str = ""
+    value: int = 0
+
+
+def summarize(counts: dict, splits=SPLITS) -> dict:
+    """stats.json from merged {Stat: n} counters.
 
     Per file, records_read == dialogues_kept + records_rejected: every record read ends as a kept
-    dialogue or one reject line. `unreadable` counts the unreadable parts of the file (one reject
-    line each, not records); examples_rejected counts too_long examples.
+    dialogue (or a part of one) or one reject line. `unreadable` counts the unreadable parts of the
+    file (one reject line each, not records); examples_rejected counts rejected examples.
     """
     files: dict = {}
     rejects: dict = defaultdict(int)
@@ -32,6 +62,7 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
     repairs: dict = defaultdict(int)
     per_split = {s: _split_entry() for s in splits}
     lengths: dict = {s: defaultdict(int) for s in splits}
+    other: dict = defaultdict(int)
 
     def file(source: str) -> dict:
         if source not in files:
@@ -46,38 +77,41 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
             }
         return files[source]
 
-    for key, n in counts.items():
-        kind = key[0]
-        if kind == "file_read":
-            file(key[1])
-        elif kind in ("records_read", "dialogues_kept"):
-            file(key[1])[kind] += n
-        elif kind == "rejected":
-            reason, entry = key[1], file(key[2])
-            rejects[reason] += n
-            entry["rejects"][reason] = entry["rejects"].get(reason, 0) + n
-            if reason == FILE_PART:
-                entry["unreadable"] += n
-            elif reason in EXAMPLE_REASONS:
+    for stat, n in counts.items():
+        kind = stat.outcome
+        if kind is Outcome.FILE_READ:
+            file(stat.source)
+        elif kind is Outcome.RECORD_READ:
+            file(stat.source)["records_read"] += n
+        elif kind is Outcome.RECORD_KEPT:
+            file(stat.source)["dialogues_kept"] += n
+        elif kind in (Outcome.RECORD_REJECTED, Outcome.EXAMPLE_REJECTED):
+            entry = file(stat.source)
+            rejects[stat.reason] += n
+            entry["rejects"][stat.reason] = entry["rejects"].get(stat.reason, 0) + n
+            if kind is Outcome.EXAMPLE_REJECTED:
                 entry["examples_rejected"] += n
+                examples_rejected[stat.reason] += n
+            elif stat.reason == FILE_PART:
+                entry["unreadable"] += n
             else:
                 entry["records_rejected"] += n
-                if reason in DIALOGUE_REASONS:
-                    entry["dialogues_kept"] -= n
-        elif kind == "file_examples":
-            file(key[1])["examples"][key[2]] = file(key[1])["examples"].get(key[2], 0) + n
-        elif kind == "examples_rejected" and key[1] in EXAMPLE_REASONS:  # not whole dialogues
-            examples_rejected[key[1]] += n
-        elif kind == "repaired":
-            repairs[key[1]] += n
-        elif kind in ("dialogues", "dialogues_rejected", "examples", "truncated", "turns_dropped"):
-            entry = per_split.setdefault(key[1], _split_entry())
-            if kind == "dialogues_rejected":
-                entry["dialogues"] -= n
-            else:
-                entry[kind] += n
-        elif kind == "tokens":
-            lengths.setdefault(key[1], defaultdict(int))[key[2]] += n
+        elif kind is Outcome.EXAMPLE:
+            examples = file(stat.source)["examples"]
+            examples[stat.split] = examples.get(stat.split, 0) + n
+            per_split.setdefault(stat.split, _split_entry())["examples"] += n
+        elif kind is Outcome.REPAIRED:
+            repairs[stat.reason] += n
+        elif kind is Outcome.DIALOGUE:
+            per_split.setdefault(stat.split, _split_entry())["dialogues"] += n
+        elif kind is Outcome.TRUNCATED:
+            entry = per_split.setdefault(stat.split, _split_entry())
+            entry["truncated"] += n
+            entry["turns_dropped"] += n * stat.value
+        elif kind is Outcome.TOKENS:
+            lengths.setdefault(stat.split, defaultdict(int))[stat.value] += n
+        else:
+            other[kind] += n
     for entry in files.values():
         entry["rejects"] = dict(sorted(entry["rejects"].items()))
     read = sum(f["records_read"] for f in files.values())
@@ -96,6 +130,17 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
         "examples_rejected": dict(sorted(examples_rejected.items())),
         "repairs": dict(sorted(repairs.items())),
         "num_tokens": {s: distribution(h) for s, h in lengths.items()},
+        "conversations": {
+            "rejoined": other[Outcome.CONVERSATION],
+            "parts": other[Outcome.PART],
+            "gaps": other[Outcome.GAP],
+            "responses_recovered": other[Outcome.RECOVERED],
+        },
+        "duplicates": {
+            "examples_dropped": examples_rejected.get("duplicate", 0),
+            "duplicate_ids": rejects.get("duplicate_id", 0),
+        },
+        "validation_train_targets": other[Outcome.TRAIN_TARGET],
     }
 
 

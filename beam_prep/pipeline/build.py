@@ -1,13 +1,22 @@
-"""The pipeline graph. `build_pipeline` only wires transforms; it is tested on its own."""
+"""The pipeline graph. `build_pipeline` only wires transforms; it is tested on its own.
+
+Two passes over the input: a planning pass (read, normalise, rejoin) whose small keys decide the
+duplicate ids, the duplicate examples and the validation targets trained verbatim; and the writing
+pass, which reads the input again and gets those decisions as side inputs. Reading twice costs a
+second parse of the input, but no dialogue is held anywhere waiting for the decisions: the writing
+pass streams from the files to the shards as before (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
 import apache_beam as beam
 
 from beam_prep.config import RunConfig
-from beam_prep.pipeline.explode import ExplodeDialogues
+from beam_prep.pipeline.admit import AdmitDialogues
+from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import Finalize
 from beam_prep.pipeline.read import REJECTS, ReadDialogues
+from beam_prep.pipeline.rejoin import RejoinConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
@@ -18,24 +27,38 @@ from beam_prep.pipeline.write import WriteRejects, WriteShards
 def build_pipeline(
     p: beam.Pipeline, config: RunConfig, spec: FitterSpec, files: list[str], root: str, tmp_root: str, manifest: dict
 ):
-    read = p | "ReadDialogues" >> ReadDialogues(
-        files,
-        root,
-        config.input_format,
-        config.seed,
-        config.val_fraction,
-        config.policy(),
-        max(1, int(config.input_chunk_mb * (1 << 20))),
-    )
-    examples = read.dialogues | "ExplodeDialogues" >> ExplodeDialogues(config.mode)
-    fitted = examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)
+    def read(label: str):
+        policy = config.policy()
+        dialogues = p | f"{label}Dialogues" >> ReadDialogues(
+            files,
+            root,
+            config.input_format,
+            config.seed,
+            config.val_fraction,
+            policy,
+            max(1, int(config.input_chunk_mb * (1 << 20))),
+            config.conversation_key_spec(),
+            spec,
+        )
+        joined = dialogues.parts | f"{label}Rejoin" >> RejoinConversations(policy, config.seed, config.val_fraction)
+        return dialogues, joined
+
+    planned, planned_joined = read("Plan")
+    plan = (planned.dialogues, planned_joined.dialogues) | "PlanDuplicates" >> PlanDuplicates(config.mode)
+
+    singles, joined = read("Read")
+    dialogues = (singles.dialogues, joined.dialogues) | "AllDialogues" >> beam.Flatten()
+    drop = (config.duplicates == "drop", config.validation_train_targets == "drop")
+    admitted = dialogues | "AdmitDialogues" >> AdmitDialogues(config.mode, plan, *drop)
+    fitted = admitted.examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)
     rows = fitted.examples | "RenderExamples" >> RenderExamples(spec)
     shards = rows | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard)
-    rejects = (read[REJECTS], fitted[REJECTS]) | "AllRejects" >> beam.Flatten()
+    stages = (singles, joined, admitted, fitted)
+    rejects = tuple(s[REJECTS] for s in stages) | "AllRejects" >> beam.Flatten()
     reject_files = rejects | "WriteRejects" >> WriteRejects(tmp_root)
     written = (shards, reject_files) | "AllWritten" >> beam.Flatten()
     counts = (
-        (read[STATS], fitted[STATS])
+        tuple(s[STATS] for s in stages)
         | "AllCounts" >> beam.Flatten()
         | "MergeCounts" >> beam.CombineGlobally(MergeCounters())
     )

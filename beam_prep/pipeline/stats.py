@@ -12,27 +12,31 @@ from collections import Counter
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
+from beam_prep.core.stats import Outcome, Stat
+
 STATS = "stats"
+_NOT_METRICS = (Outcome.FILE_READ, Outcome.TOKENS)  # per file or per length: too many for a runner UI
 NAMESPACE = "beam_prep"
 
 
 class CountingDoFn(beam.DoFn):
-    """A DoFn with `self.count(key, n)` whose counts leave on the `stats` output per bundle."""
+    """A DoFn with `self.count(stat, n)` whose counts leave on the `stats` output per bundle."""
 
     def start_bundle(self):
         self._counts = Counter()
 
-    def count(self, key: tuple, n: int = 1) -> None:
-        self._counts[key] += n
+    def count(self, stat: Stat, n: int = 1) -> None:
+        self._counts[stat] += n
 
     def finish_bundle(self):
         yield from self.flush_counts()
 
     def flush_counts(self):
         if self._counts:
-            for key, n in self._counts.items():
-                if key[0] == "rejected" or (len(key) <= 2 and key[0] not in ("tokens", "file_read")):
-                    beam.metrics.Metrics.counter(NAMESPACE, "_".join(map(str, key[:2]))).inc(n)  # rejected_<reason>
+            for stat, n in self._counts.items():
+                if stat.outcome not in _NOT_METRICS:  # e.g. record_rejected_invalid_json, example_train
+                    name = "_".join(x for x in (stat.outcome.value, stat.reason, stat.split) if x)
+                    beam.metrics.Metrics.counter(NAMESPACE, name).inc(n)
             yield beam.pvalue.TaggedOutput(STATS, GlobalWindows.windowed_value(self._counts))
             self._counts = Counter()
 

@@ -6,6 +6,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.records import Example, Reject
+from beam_prep.core.stats import Outcome, Stat
 from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
@@ -29,7 +30,7 @@ class _Fit(CountingDoFn):
     def process(self, example: Example):
         groups, d = self._groups, example.dialogue
         # A dialogue's examples arrive together; compared by provenance, not identity, in case a
-        # runner does not fuse this step with ExplodeDialogues and each example brings its own copy.
+        # runner does not fuse this step with AdmitDialogues and each example brings its own copy.
         if groups and (groups[-1][0].id, groups[-1][0].source, groups[-1][0].line) == (d.id, d.source, d.line):
             groups[-1][1].append(example)
             return
@@ -44,31 +45,25 @@ class _Fit(CountingDoFn):
     def _flush(self, wrap: bool):
         groups, self._groups = self._groups, []
         examples = rejects = 0
-        splits = {(d.id, d.source, d.line): d.split for d, _ in groups}
         for out in self._fitter.fit(groups):
             if isinstance(out, Reject):
-                self.count(("rejected", out.reason, out.source))
-                if out.reason == "special_tokens_in_content":  # a whole dialogue, no longer in its split
-                    self.count(("dialogues_rejected", splits[out.dialogue_id, out.source, out.line]))
-                self.count(("examples_rejected", out.reason))
+                self.count(Stat(Outcome.EXAMPLE_REJECTED, out.source, reason=out.reason))
                 value = GlobalWindows.windowed_value(out) if wrap else out
                 rejects += 1
                 yield beam.pvalue.TaggedOutput(REJECTS, value)
             else:
                 split = out.dialogue.split
-                self.count(("examples", split))
-                self.count(("file_examples", out.dialogue.source, split))
+                self.count(Stat(Outcome.EXAMPLE, out.dialogue.source, split))
                 if out.dropped_turns:
-                    self.count(("truncated", split))
-                    self.count(("turns_dropped", split), out.dropped_turns)
-                self.count(("tokens", split, len(out.input_ids)))
+                    self.count(Stat(Outcome.TRUNCATED, split=split, value=out.dropped_turns))
+                self.count(Stat(Outcome.TOKENS, split=split, value=len(out.input_ids)))
                 examples += 1
                 yield GlobalWindows.windowed_value(out) if wrap else out
         self._progress.add(len(groups), examples, rejects)
 
 
 class TruncateExamples(beam.PTransform):
-    """examples -> tagged outputs: fitted examples (main), rejects (too_long, ...), stats."""
+    """examples -> tagged outputs: fitted examples (main), rejects (too_long), stats."""
 
     def __init__(self, spec: FitterSpec, batch_dialogues: int = 64):
         super().__init__()

@@ -9,6 +9,7 @@ import pytest
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, window_text
 from beam_prep.core.records import Example, Reject
+from beam_prep.core.screen import special_token_reject
 from tests.conftest import dialogue
 
 WORDS = (
@@ -26,6 +27,8 @@ def random_dialogue(rng: random.Random, turns: int, max_words: int, system: str 
 
 
 def fit_all(fitter, d, mode="per_response"):
+    if fitter.special_policy == "reject" and (special := special_token_reject(fitter.encoder, d)):
+        return [], [special]  # the check the pipeline makes before the split
     out = list(fitter.fit([(d, explode(d, mode))]))
     return [o for o in out if isinstance(o, Example)], [o for o in out if isinstance(o, Reject)]
 

@@ -14,6 +14,7 @@ from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, window_text
 from beam_prep.core.loading import build_fitter
 from beam_prep.core.records import SYSTEM, Dialogue, Example, Reject, Turn
+from beam_prep.core.screen import special_token_reject
 from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import TextEncoder
 
@@ -56,6 +57,9 @@ def dialogue(*contents: str, system: str | None = None, id: str = "d") -> Dialog
 
 
 def fit(fitter_, d: Dialogue, mode: str = "per_response") -> tuple[list[Example], list[Reject]]:
+    """As the pipeline does: the special-token check (before the split), then the Fitter."""
+    if fitter_.special_policy == "reject" and (special := special_token_reject(fitter_.encoder, d)):
+        return [], [special]
     out = list(fitter_.fit([(d, explode(d, mode))]))
     return [o for o in out if isinstance(o, Example)], [o for o in out if isinstance(o, Reject)]
 

@@ -11,6 +11,7 @@ import pytest
 
 from beam_prep.core.fit import window_text
 from beam_prep.core.records import Reject
+from beam_prep.core.screen import special_token_reject
 from tests.templates.helpers import dialogue, encoder, fit, fitter
 
 # template, a control token of its tokenizer, where a user might type it
@@ -27,7 +28,10 @@ def test_reject_policy_rejects_the_dialogue_only(template, token, content):
     f = fitter(template)  # default policy: reject
     bad = dialogue(content, "an answer", id="bad")
     good = dialogue("a question", "an answer", id="good")
-    out = list(f.fit([(bad, _explode(bad)), (good, _explode(good))]))
+    out = []
+    for d in (bad, good):  # as the pipeline does: the check before the split, then the Fitter
+        special = special_token_reject(f.encoder, d)
+        out += [special] if special else list(f.fit([(d, _explode(d))]))
     rejects = [o for o in out if isinstance(o, Reject)]
     assert [(r.reason, r.dialogue_id) for r in rejects] == [("special_tokens_in_content", "bad")]
     assert repr(token) in rejects[0].detail  # names what was found

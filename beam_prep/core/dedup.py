@@ -1,0 +1,81 @@
+"""Duplicate examples and the kept copy, decided from small keys only.
+
+An example's key is a BLAKE2b digest of the canonical serialisation of every field of every Turn
+from the start of its dialogue (the system turn included) up to and including its target, so two
+examples with the same memory and target have the same key: exact duplicate dialogues, prefix
+copies (the same chat saved at two lengths) and the shared openings of forked chats alike. The
+digest runs over the turns once per dialogue (a copy of the running hash at each target), and any
+field a Turn gains is part of the key without change here.
+
+Of the examples with one key, the kept copy is the smallest `owner`: train before validation (so
+a validation example never repeats a trained one), then conversation, dialogue id, file, line and
+turn: the same choice on every runner and worker count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, fields
+
+from beam_prep.core.explode import explode
+from beam_prep.core.records import TRAIN, VALIDATION, Dialogue, Turn
+
+DIGEST = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleKey:
+    """What crosses the dedup shuffle for one example: its keys and its owner (sort order)."""
+
+    key: bytes  # memory + target
+    target: bytes  # the target turn alone (the verbatim-target figure)
+    owner: tuple  # (split rank, conversation, dialogue id, source, line, turn_index)
+
+    @property
+    def ref(self) -> tuple[str, int, int]:
+        """(source, line, turn_index): the example, unique even where ids repeat."""
+        return self.owner[3], self.owner[4], self.owner[5]
+
+    @property
+    def example_id(self) -> str:
+        return f"{self.owner[2]}/{self.owner[5]}"
+
+    @property
+    def split(self) -> str:
+        return VALIDATION if self.owner[0] else TRAIN
+
+
+def canonical(turn: Turn) -> bytes:
+    """Every field of a Turn, by name, as JSON (values that JSON cannot hold by their repr)."""
+    data = {f.name: getattr(turn, f.name) for f in fields(turn)}
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=repr).encode("utf-8")
+
+
+def example_keys(dialogue: Dialogue, mode: str) -> list[ExampleKey]:
+    """The keys of the examples `explode(dialogue, mode)` makes, in the same order."""
+    ends = {ex.end: ex.turn_index for ex in explode(dialogue, mode)}
+    running = hashlib.blake2b(digest_size=DIGEST)
+    out = []
+    rank = 0 if dialogue.split == TRAIN else 1
+    for i, turn in enumerate(dialogue.turns):
+        data = canonical(turn)
+        running.update(len(data).to_bytes(8, "big") + data)
+        if i in ends:
+            target = hashlib.blake2b(data, digest_size=DIGEST).digest()
+            owner = (rank, dialogue.unit, dialogue.id, dialogue.source, dialogue.line, ends[i])
+            out.append(ExampleKey(running.copy().digest(), target, owner))
+    return out
+
+
+def kept_and_dropped(copies: list[ExampleKey]) -> tuple[ExampleKey, list[ExampleKey]]:
+    """The copy kept among examples of one key, and the ones dropped."""
+    ordered = sorted(copies, key=lambda k: k.owner)
+    return ordered[0], ordered[1:]
+
+
+def validation_train_targets(copies: list[ExampleKey]) -> list[ExampleKey]:
+    """Of examples with one target, the validation ones when a train example has it too."""
+    if not any(k.split == TRAIN for k in copies):
+        return []
+    return [k for k in copies if k.split == VALIDATION]

@@ -1,0 +1,77 @@
+"""PlanDuplicates: what to drop, decided from small keys (a first pass over the input).
+
+An element can only be dropped as a copy once every other element has been seen, so the decisions
+come from a planning pass (the input read, normalised and rejoined once more, see build.py) and
+reach the writing pass as side inputs. Only small records cross its shuffles: (id, file, line) for
+duplicate ids, and one ExampleKey (two digests and the owner) per example; the side inputs hold
+only what is dropped. Dialogues and examples never travel.
+
+Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
+- duplicate_ids: (source, line) of a single-record dialogue whose id an earlier record (by file,
+  then line) already has -> "source:line" of that record. Ids compare as text: 7 and "7" are one.
+- duplicates: (source, line, turn_index) of an example dropped as a copy -> id of the kept copy.
+- train_targets: (source, line, turn_index) of a validation example whose target is also a
+  training target (with other memory) -> True.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from beam_prep.core.dedup import example_keys, kept_and_dropped, validation_train_targets
+from beam_prep.pipeline.read import Outputs
+
+
+def _later_records(id_records):
+    _, records = id_records
+    first, *later = sorted(records)
+    for record in later:
+        yield record, f"{first[0]}:{first[1]}"
+
+
+def _dropped(key_copies):
+    kept, dropped = kept_and_dropped(list(key_copies[1]))
+    for copy in dropped:
+        yield copy.ref, kept.example_id
+
+
+def _train_targets(target_copies):
+    for copy in validation_train_targets(list(target_copies[1])):
+        yield copy.ref, True
+
+
+class PlanDuplicates(beam.PTransform):
+    """(single-record dialogues, rejoined dialogues) -> outputs duplicate_ids, duplicates, train_targets."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self._mode = mode
+
+    def expand(self, singles_and_joined):
+        singles, joined = singles_and_joined
+        duplicate_ids = (
+            singles
+            | "IdOf" >> beam.Map(lambda d: (d.id, (d.source, d.line)))
+            | "GroupIds" >> beam.GroupByKey()
+            | "LaterRecords" >> beam.FlatMap(_later_records)
+        )
+        ids = beam.pvalue.AsDict(duplicate_ids)
+        keys = (
+            (singles, joined)
+            | "AllDialogues" >> beam.Flatten()
+            | "ExampleKeys" >> beam.FlatMap(example_keys, self._mode)
+            | "WithoutDuplicateIds" >> beam.Filter(lambda k, dup: k.ref[:2] not in dup, ids)  # keys wait, not dialogues
+        )
+        duplicates = (
+            keys
+            | "ByKey" >> beam.Map(lambda k: (k.key, k))
+            | "GroupKeys" >> beam.GroupByKey()
+            | "Dropped" >> beam.FlatMap(_dropped)
+        )
+        train_targets = (
+            keys
+            | "ByTarget" >> beam.Map(lambda k: (k.target, k))
+            | "GroupTargets" >> beam.GroupByKey()
+            | "TrainTargets" >> beam.FlatMap(_train_targets)
+        )
+        return Outputs(duplicate_ids=duplicate_ids, duplicates=duplicates, train_targets=train_targets)
