@@ -46,6 +46,7 @@ class RunConfig:
     unknown_roles: str = "reject"
     role_map: str | dict = ""  # "tool=assistant,function=skip", or a mapping in YAML
     verbose: bool = False
+    dry_run: bool = False  # translate the job for the runner, print the plan, write nothing
     pipeline_options: dict = field(default_factory=dict)
 
     def validate(self) -> RunConfig:
