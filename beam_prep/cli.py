@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from beam_prep.config import BUNDLED_TOKENIZER, FIELDS, ConfigError, RunConfig, load_yaml
 
@@ -129,12 +131,23 @@ def main(argv: list[str] | None = None) -> int:
         from beam_prep.job import run_job
         from beam_prep.report import print_summary
 
+        _sigterm_as_interrupt()
         stats = run_job(config, beam_argv, checked)
         print_summary(stats, config)
         return 0
     except ConfigError as exc:
         print(f"beam_prep: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("beam_prep: interrupted; the output was not committed", file=sys.stderr)
+        return 130
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (`kill`, a scheduler's stop) ends the run as Ctrl-C does: through run_job's clean-up
+    (its temporary folder and the output lock removed) and Beam's own (its worker processes)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _check(command: str, config, beam_argv: list[str]):

@@ -12,10 +12,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_prep.checks import check, manifest_for
-from beam_prep.config import RunConfig, pipeline_args
+from beam_prep.config import ConfigError, RunConfig, pipeline_args
 from beam_prep.io.fs import common_root, join, url_to_fs
+from beam_prep.io.lock import LockHeld, OutputLock
 from beam_prep.pipeline.build import build_pipeline
-from beam_prep.pipeline.finalize import SUCCESS, TEMP_DIR
+from beam_prep.pipeline.finalize import TEMP_DIR
 from beam_prep.pipeline.worker import FitterSpec
 
 __all__ = ["beam_options", "check", "manifest_for", "run_job"]
@@ -45,25 +46,45 @@ def beam_options(beam_argv: list[str], config: RunConfig) -> PipelineOptions:
 
 
 def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = None) -> dict:
-    """Run the whole job and return stats.json's content (`checked`: check(config), if already run)."""
+    """Run the whole job and return stats.json's content (`checked`: check(config), if already run).
+
+    The run owns the output folder while it runs (io/lock.py; a second run is a ConfigError naming
+    this one). The previous output, _SUCCESS included, stays as it was until Finalize commits the
+    new one; a run that fails or is interrupted removes its own temporary folder on the way out.
+    """
     template, files = checked or check(config)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    fs, out_path = url_to_fs(config.output)
-    fs.makedirs(out_path, exist_ok=True)
-    success = join(out_path, SUCCESS)
-    if fs.exists(success):
-        fs.rm(success)  # from now on the output is incomplete until this run commits
-    tmp_root = join(config.output, TEMP_DIR, run_id)
     spec = FitterSpec(
         template, config.tokenizer, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
     )
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)
-    log.info("%d input files -> %s (run %s)", len(files), config.output, run_id)
-    started = time.time()
-    with beam.Pipeline(options=options) as p:
-        build_pipeline(p, config, spec, files, common_root(files), tmp_root, manifest)
+    fs, out_path = url_to_fs(config.output)
+    try:
+        lock = OutputLock(config.output, run_id)
+        with lock:
+            _remove(fs, join(out_path, TEMP_DIR))  # left by runs that were killed: none is alive now
+            tmp_root = join(config.output, TEMP_DIR, run_id)
+            log.info("%d input files -> %s (run %s)", len(files), config.output, run_id)
+            started = time.time()
+            try:
+                with beam.Pipeline(options=options) as p:
+                    build_pipeline(p, config, spec, files, common_root(files), tmp_root, manifest)
+            except BaseException:  # a failure, Ctrl-C or SIGTERM: nothing of this run is kept
+                _remove(fs, join(out_path, TEMP_DIR, run_id))
+                raise
+    except LockHeld as exc:
+        raise ConfigError(f"--output {config.output!r} is in use: {exc}") from None
     with fs.open(join(out_path, "stats.json"), "r", encoding="utf-8") as f:
         stats = json.load(f)
     stats["wall_seconds"] = round(time.time() - started, 2)
     return stats
+
+
+def _remove(fs, path: str) -> None:
+    """Best effort: a folder that cannot be removed now is removed by the next run or commit."""
+    try:
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
