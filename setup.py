@@ -47,6 +47,9 @@ setup(
         "matplotlib",
     ],
     extras_require={
+        # The DataflowRunner's client libraries (google-auth-httplib2, the Dataflow API...): without
+        # them Beam connects anonymously. Flink and Spark need no Python extra (a Java job server).
+        "gcp": ["apache-beam[gcp]"],
         "test": [
             "pytest>=7",
             "hypothesis",

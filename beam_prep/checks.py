@@ -5,29 +5,41 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
 from beam_prep.config import ConfigError, RunConfig
-from beam_prep.core.loading import TOKENIZER_FILES, resolve_template
+from beam_prep.core.explode import explode
+from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
 from beam_prep.core.readers import file_kind
-from beam_prep.core.templates import CompiledTemplate, TemplateError, load_template
-from beam_prep.core.tokenizer import _chat_template
+from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example, Turn
+from beam_prep.core.templates import TemplateError, load_template
+from beam_prep.core.tokenizer import TextEncoder, TokenizerError
 from beam_prep.io.fs import (
     StorageError,
     common_root,
     expand_inputs,
+    is_remote,
     join,
     localize_dir,
     probe_file,
     probe_writable,
     redact,
+    storage_error,
+    url_to_fs,
 )
 
+PROBE_SECONDS = 10.0  # a template's probe renders take milliseconds; a runaway loop is stopped here
 
-def check(config: RunConfig):
-    """Every check that needs no pipeline: ConfigError with the bad value and the fix."""
+
+def check(config: RunConfig, write_probe: bool = True):
+    """Every check that needs no pipeline: ConfigError with the bad value and the fix. Nothing is
+    written, except one probe object under a remote output (not with `write_probe=False`)."""
     config.validate()
     try:
         template = load_template(config.template)
@@ -35,13 +47,25 @@ def check(config: RunConfig):
         raise ConfigError(f"--template: {exc}") from None
     if config.mode not in template.modes:
         raise ConfigError(f"--mode {config.mode!r} is not supported by template {template.name!r} ({template.modes})")
-    try:  # a bucket that refuses access is a StorageError: one line with the URL, never a traceback
-        has_tokenizer = probe_file(join(config.tokenizer, "tokenizer.json"), "--tokenizer")
-    except StorageError as exc:
+    try:
+        files = expand_inputs(config.input)
+        for f in files:
+            file_kind(f)
+        check_output(config.output, files)
+    except ValueError as exc:  # StorageError too: one line with the URL, never a traceback
         raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
+    has_tokenizer = _storage(probe_file, join(config.tokenizer, "tokenizer.json"), "--tokenizer")
     if not has_tokenizer:
         raise ConfigError(f"--tokenizer {config.tokenizer!r} has no tokenizer.json (a Hugging Face tokenizer folder)")
-    local = probe_template(template, config.tokenizer)
+    local = Path(localize_dir(config.tokenizer, TOKENIZER_FILES))
+    try:  # as every worker will load it: a corrupt file fails here, not in each worker
+        encoder = TextEncoder(local)
+    except TokenizerError as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"--tokenizer {config.tokenizer!r} does not load: {message}") from None
+    probe_template(template, encoder, config)
     if config.system_prompt and config.special_tokens_in_content == "reject":
         found = [t for t in added_tokens(local) if t in config.system_prompt]
         if found:
@@ -50,45 +74,133 @@ def check(config: RunConfig):
                 "tokenizes the text would read it as a control token; remove it, or pass "
                 "--special_tokens_in_content keep to keep it as plain text"
             )
+    if write_probe:
+        probe_output(config)
+    else:  # reading the location still checks the bucket and the credentials
+        _storage(probe_file, join(config.output, "_SUCCESS"), "--output")
+    return template, files
+
+
+def probe_output(config: RunConfig) -> None:
+    """Write and delete one small object under a remote output (credentials, bucket, permission)."""
+    _storage(probe_writable, config.output, "--output")
+
+
+def _storage(probe, url: str, flag: str):
     try:
-        files = expand_inputs(config.input)
-        for f in files:
-            file_kind(f)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    except OSError as exc:
-        raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
-    try:
-        probe_writable(config.output, "--output")
+        return probe(url, flag)
     except StorageError as exc:
         raise ConfigError(str(exc)) from None
-    return template, files
+
+
+def check_output(output: str, files: list[str]) -> None:
+    """ValueError for an output that is a file, cannot be written, or holds input files (a rerun
+    would read the previous output back in). Writes nothing: a local folder's writability is
+    asked of the OS, a remote one's is probed by probe_writable."""
+    inside = [f for f in files if _under(f, output)]
+    if inside:
+        raise ValueError(
+            f"--input matches {inside[0]!r}, which is inside --output {output!r}: each run would read "
+            "the previous output back in; narrow the --input globs or write elsewhere"
+        )
+    if is_remote(output):
+        try:
+            fs, path = url_to_fs(output)
+            is_file = fs.isfile(path)
+        except Exception as exc:  # each store raises its own types
+            raise storage_error("--output", output, exc) from None
+        if is_file:
+            raise ValueError(f"--output {output!r} is a file, not a folder")
+        return
+    target = Path(output)
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"--output {output!r} is a file, not a folder")
+    existing = next(p for p in (target, *target.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--output {output!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK) or not _can_create(existing):
+        raise ValueError(f"--output {output!r}: {str(existing)!r} is not writable")
+
+
+def _under(path: str, folder: str) -> bool:
+    if is_remote(path) != is_remote(folder):
+        return False
+    if is_remote(path):
+        return path.startswith(folder.rstrip("/") + "/")
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def _can_create(folder: Path) -> bool:
+    """A file can be made (and is removed at once): catches read-only mounts, root included."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+        return True
+    except OSError:
+        return False
 
 
 PROBE_WINDOWS = (("user", "assistant"), ("system", "user", "assistant", "user", "assistant"))
 
 
-def probe_template(template, tokenizer: str) -> Path:
-    """Compile the template and render probe windows as every worker will, before any work: a
-    syntax error, an unsafe operation (blocked by the sandbox) or a failure on a plain dialogue
-    is a ConfigError (exit code 2) naming the template. Returns the local tokenizer folder."""
-    local = Path(localize_dir(tokenizer, TOKENIZER_FILES))
-    config_file = local / "tokenizer_config.json"
-    tok = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-    bos, eos = (
-        t.get("content", "") if isinstance(t, dict) else t or "" for t in map(tok.get, ("bos_token", "eos_token"))
-    )
+def probe_template(template, encoder: TextEncoder, config: RunConfig) -> None:
+    """Build the Fitter and render probe windows as every worker will, before any work, within
+    PROBE_SECONDS: a syntax error, an unsafe operation (blocked by the sandbox), a failure or a
+    runaway loop on a plain dialogue is a ConfigError (exit code 2) naming the template; so is a
+    --max_seq_length that the template's overhead and system prompt alone exceed."""
+    name = template.name
     try:
-        template = resolve_template(template, _chat_template(local), repr(tokenizer))
-        compiled = CompiledTemplate(template, bos, eos)
-        for roles in PROBE_WINDOWS:
-            compiled.skeleton(roles)
+        with _time_limit(PROBE_SECONDS):
+            fitter = build_fitter(template, encoder, _ROOMY, config.system_prompt, "keep")
+            for roles in PROBE_WINDOWS:
+                fitter.template.skeleton(roles)
+            need = _probe_tokens(fitter, config.mode)
+    except _TimeUp:
+        raise ConfigError(
+            f"--template {name!r} took over {PROBE_SECONDS:g} s to render a two-turn probe dialogue"
+        ) from None
     except TemplateError as exc:
         raise ConfigError(f"--template: {exc}") from None
     except Exception as exc:  # anything a template can raise that CompiledTemplate does not wrap
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        raise ConfigError(f"--template {template.name!r} failed on a probe dialogue: {message}") from None
-    return local
+        raise ConfigError(f"--template {name!r} failed on a probe dialogue: {message}") from None
+    if need > config.max_seq_length:
+        what = "--system_prompt" if config.system_prompt else "its default system prompt, if any,"
+        raise ConfigError(
+            f"--max_seq_length {config.max_seq_length} is too small: template {name!r} with {what} "
+            f"needs {need} tokens for a one-word question and answer, so every example would be too_long"
+        )
+
+
+_ROOMY = 1 << 30  # a budget nothing reaches: the probe measures, it does not truncate
+
+
+def _probe_tokens(fitter, mode: str) -> int:
+    """Tokens of the smallest example: a one-word question and answer, with the system prompt."""
+    probe = Dialogue("probe", (Turn(USER, "x"), Turn(ASSISTANT, "x")))
+    fitted = [e for e in fitter.fit([(probe, explode(probe, mode))]) if isinstance(e, Example)]
+    return min(len(e.input_ids) for e in fitted)
+
+
+class _TimeUp(BaseException):  # BaseException: no `except Exception` in a template's path swallows it
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Stop the code run inside after `seconds` (a trace function, so it works in any thread)."""
+    deadline = time.monotonic() + seconds
+    previous = sys.gettrace()
+
+    def tracer(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise _TimeUp
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 def added_tokens(local: Path) -> list[str]:

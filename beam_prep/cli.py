@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from beam_prep.config import BUNDLED_TOKENIZER, FIELDS, ConfigError, RunConfig, load_yaml
 
@@ -42,12 +44,29 @@ _HELP = {
     "duplicates": "an example whose memory and target equal another's: drop (written once) or keep every copy",
     "validation_train_targets": "validation examples whose target is also trained verbatim: keep or drop",
     "verbose": "show Beam's own INFO logging",
+    "dry_run": "build and translate the job for the runner (Dataflow: Beam's own dry run), print its stages "
+    "and where the output would go, write nothing",
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit code 2, as every config mistake
+        raise ConfigError(message)
+
+
+def _boolean(value: str) -> bool:
+    """`--flag`, `--flag=true` or `--flag=false` (Beam's style: `--dry_run=True`)."""
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
 def parser(command: str) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog=f"beam_prep {command}",
+        allow_abbrev=False,  # a prefix of ours is a typo, not ours (nor Beam's)
         description="Turn raw conversation files into fine-tuning data for chat LLMs with memory.",
         epilog="Any other --option is passed to Beam (e.g. --runner=DataflowRunner --project=...).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -62,7 +81,8 @@ def parser(command: str) -> argparse.ArgumentParser:
         if name == "input":
             kwargs["nargs"] = "+"
         elif isinstance(default, bool):
-            kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs.update(nargs="?", const=True, type=_boolean, metavar="true|false")
+            ap.add_argument(f"--no-{name}", dest=name, action="store_false", default=argparse.SUPPRESS)
         elif f.type in ("int",) or isinstance(default, int):
             kwargs["type"] = int
         elif isinstance(default, float):
@@ -84,10 +104,11 @@ def parse(command: str, argv: list[str]) -> tuple[RunConfig, list[str], argparse
     values = load_yaml(ns.config) if getattr(ns, "config", None) else {}
     values.update({k: v for k, v in vars(ns).items() if k in FIELDS})
     config = RunConfig(**values)
-    unknown = [a for a in rest if not a.startswith("--")]
-    if unknown:
-        raise ConfigError(f"unexpected argument {unknown[0]!r}; flags start with --")
     return config, rest, ns
+
+
+def our_flags(command: str) -> list[str]:
+    return sorted(s for a in parser(command)._actions for s in a.option_strings if s.startswith("--"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,18 +125,49 @@ def main(argv: list[str] | None = None) -> int:
             from beam_prep.preview import preview
 
             return preview(config, ns.examples)
-        from beam_prep.checks import check
+        checked = _check(command, config, beam_argv)
+        if config.dry_run:
+            from beam_prep.job import dry_run
+            from beam_prep.report import print_plan
 
-        checked = check(config)  # before importing Beam: a mistake is reported in a second or two
+            print_plan(dry_run(config, beam_argv, checked))
+            return 0
         from beam_prep.job import run_job
         from beam_prep.report import print_summary
 
+        _sigterm_as_interrupt()
         stats = run_job(config, beam_argv, checked)
         print_summary(stats, config)
         return 0
     except ConfigError as exc:
         print(f"beam_prep: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("beam_prep: interrupted; the output was not committed", file=sys.stderr)
+        return 130
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (`kill`, a scheduler's stop) ends the run as Ctrl-C does: through run_job's clean-up
+    (its temporary folder and the output lock removed) and Beam's own (its worker processes)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _check(command: str, config, beam_argv: list[str]):
+    """Every check, the fast ones first; ConfigError on the first mistake, before anything is written."""
+    from beam_prep import runners
+
+    config.validate()
+    runners.check_paths(beam_argv, config)  # no Beam import, no network: reported in under a second
+    runners.check_extra(runners.runner_name(beam_argv, config))
+    from beam_prep.checks import check, probe_output
+
+    checked = check(config, write_probe=False)  # Beam-free: most mistakes show in a second or two
+    runners.check_beam_args(beam_argv, config, our_flags(command))
+    if not config.dry_run:  # a dry run writes nothing, not even a probe
+        probe_output(config)
+    return checked
 
 
 class _BeamNoise(logging.Filter):

@@ -52,6 +52,7 @@ class RunConfig:
     duplicates: str = "drop"  # drop: an example equal to one kept (memory and target) is written once
     validation_train_targets: str = "keep"  # drop: no validation example whose target is trained verbatim
     verbose: bool = False
+    dry_run: bool = False  # translate the job for the runner, print the plan, write nothing
     pipeline_options: dict = field(default_factory=dict)
 
     def validate(self) -> RunConfig:

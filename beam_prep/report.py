@@ -53,3 +53,18 @@ def summary_lines(stats: dict, output: str, max_seq_length: int) -> list[str]:
 
 def print_summary(stats: dict, config) -> None:
     print("\n".join(summary_lines(stats, config.output, config.max_seq_length)))
+
+
+def plan_lines(plan: dict) -> list[str]:
+    """What --dry_run found: the runner, the stages of the translated job, where the output would go."""
+    lines = [f"dry run: {plan['runner']}, {plan['inputs']:,} input files, {plan['transforms']} transforms"]
+    if "job" in plan:
+        lines.append(f"job: {plan['job']['name']} ({plan['job']['type']}), translated by Beam, not submitted")
+    lines += [f"  {i}. {name}" for i, name in enumerate(plan["stages"], 1)]
+    lines.append(f"worker environments: {', '.join(plan['environments']) or 'in this process'}")
+    lines.append(f"output would go to: {plan['output']}  (nothing was written)")
+    return lines
+
+
+def print_plan(plan: dict) -> None:
+    print("\n".join(plan_lines(plan)))

@@ -29,6 +29,9 @@ def finalize_output(
     moves += [(rel, rel) for w in written if w["kind"] == "rejects" for rel in w["files"]]
     fs, out_path = url_to_fs(output)
     fs.invalidate_cache()  # listings this worker process cached earlier may predate the shards
+    success = join(out_path, SUCCESS)
+    if fs.exists(success):
+        fs.rm(success)  # the commit starts: from now on the output is incomplete until it ends
     for entry in OUTPUT_ENTRIES:
         target = join(out_path, entry)
         if fs.exists(target):

@@ -125,8 +125,10 @@ def test_failed_run_leaves_no_success_and_a_rerun_replaces_it_cleanly(first_run,
             run_job(config(), BEAM_ARGS)
         fs, _ = url_to_fs(OUT)
         after_failure = keys_under(fs, f"{BUCKET}/runs/out")
-    assert "_SUCCESS" not in after_failure
-    assert [k for k in after_failure if k.startswith("_temporary/")]  # the failed run's shards remain
+    # The old output is untouched and still marked complete (its _SUCCESS goes only when a run
+    # commits); the failed run removed its own temporary objects and its lock.
+    assert [k for k in after_failure if k.startswith("_temporary/") or k == "_LOCK"] == []
+    assert after_failure == keys
     with aws_env(s3_server, "writer"):
         fs, _ = url_to_fs(OUT)
         fs.pipe_file(f"{BUCKET}/runs/out/parquet/stale-00000-of-00001.parquet", b"old")

@@ -1,10 +1,12 @@
 """Kill real runs (SIGKILL to the whole process group) and rerun into the same folder.
 
-A killed run must leave no _SUCCESS, and the rerun must give exactly a clean run's rows, rejects and
-stats with no temporary files left (docs/input.md, "Faults and reruns"). Two kill points: mid-pipeline
-(as soon as the first shard is written under _temporary/) and inside finalize, after the old
-outputs were removed and the new shards moved in but before _SUCCESS (made reachable by stalling
-finalize once stats.json is written, in an in-process runner).
+A run killed before its commit leaves the previous output as it was (its _SUCCESS included); killed
+during the commit, it leaves no _SUCCESS; either way the rerun takes over the dead run's lock and
+gives exactly a clean run's rows, rejects and stats with no temporary files left (docs/input.md,
+"Faults and reruns"). Two kill points: mid-pipeline (as soon as the first shard is written under
+_temporary/) and inside finalize, after the old outputs were removed and the new shards moved in but
+before _SUCCESS (made reachable by stalling finalize once stats.json is written, in an in-process
+runner).
 """
 
 from __future__ import annotations
@@ -98,8 +100,9 @@ def test_killed_runs_leave_no_success_and_a_rerun_equals_a_clean_run(tmp_path):
     # 1. Killed mid-pipeline, once the first shard is written to _temporary/ (driver + worker processes).
     proc = start(beam_prep(inputs, out, MULTI))
     kill_when(proc, lambda: any((out / "_temporary").glob("*/*/*")))
-    assert not (out / "_SUCCESS").exists()
-    assert result(out)["parquet"] == expected["parquet"]  # the old files are still there, just not trusted
+    # The old output is untouched and still complete: _SUCCESS goes only when a run starts to commit.
+    assert (out / "_SUCCESS").exists() and (out / "_LOCK").exists()  # the lock names a dead process
+    assert result(out)["parquet"] == expected["parquet"]
 
     # 2. Killed inside finalize: old outputs removed, new shards moved, stats.json written, no _SUCCESS.
     marker = tmp_path / "stalled"
@@ -107,9 +110,9 @@ def test_killed_runs_leave_no_success_and_a_rerun_equals_a_clean_run(tmp_path):
     kill_when(proc, marker.exists)
     assert not (out / "_SUCCESS").exists()
     assert (out / "stats.json").exists() and not (out / "manifest.json").exists()  # a mixed folder
-    assert len(list((out / "_temporary").iterdir())) == 2  # both killed runs left their temporary files
+    assert len(list((out / "_temporary").iterdir())) == 1  # a run owning the folder clears earlier runs' files
 
     # 3. The same command again: exactly the clean result, nothing temporary left.
     run_to_end(beam_prep(inputs, out))
-    assert (out / "_SUCCESS").exists() and not (out / "_temporary").exists()
+    assert (out / "_SUCCESS").exists() and not (out / "_temporary").exists() and not (out / "_LOCK").exists()
     assert result(out) == expected
