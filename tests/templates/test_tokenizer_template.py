@@ -83,6 +83,22 @@ def test_text_equals_apply_chat_template(tokenizer_fitters, mode):
     assert checked > 20
 
 
+def test_prompt_is_the_generation_prompt(tokenizer_fitters):
+    """What an inference server sends, apply_chat_template(..., add_generation_prompt=True) of the
+    turns before the answer, is exactly `prompt`."""
+    checked = 0
+    for f in tokenizer_fitters:
+        hf = f.encoder.hf
+        for d in DIALOGUES + LONG:
+            for ex in fit(f, d)[0]:
+                text, start = window_text(f, ex)
+                server = hf.apply_chat_template(window_messages(f, ex)[:-1], tokenize=False, add_generation_prompt=True)
+                bos = hf.bos_token
+                assert text[:start] == (server[len(bos) :] if server.startswith(bos) else server)
+                checked += 1
+    assert checked > 10
+
+
 def test_the_bundled_tokenizer_template_has_no_source():
     spec = load_template("tokenizer")
     assert spec.source.strip() == "" and spec.description
