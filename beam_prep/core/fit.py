@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from beam_prep.core.layout import IGNORE_INDEX, WindowLayout
+from beam_prep.core.layout import IGNORE_INDEX, WindowLayout, answer_start
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
 from beam_prep.core.units import instantiate
 
@@ -117,7 +117,8 @@ def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:
 
 
 def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
-    """(text, completion start): the rendered window, and where its last turn's content begins."""
+    """(text, completion start): the rendered window, and where its last turn's trained span begins
+    (layout.answer_start), so `completion` is exactly what per_response labels train."""
     skeleton, contents, _ = fitter.window(ex.dialogue, ex.start, ex.end)
     parts, completion = [], 0
     last = len(contents) - 1
@@ -128,4 +129,5 @@ def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
             parts.append(contents[p])
         else:
             parts.append(p)
-    return "".join(parts), completion
+    text = "".join(parts)
+    return text, answer_start(text, completion)

@@ -88,8 +88,14 @@ class WindowLayout:
         return contents, keys, window_roles(bool(head), end - start + 1, turns[start].role)
 
     def _strip_added(self, skeleton: tuple) -> tuple:
-        """Drop a BOS (EOS) the template writes where the tokenizer adds one itself: never doubled."""
+        """Drop a BOS (EOS) the template writes where the tokenizer adds one itself: never doubled.
+
+        And end the window with the last trained token: whatever a template writes after the last
+        answer's end-of-turn (ChatML's `\n`, the first Llama-3 template's unconditional generation
+        header) would be an untrained tail of every completion: a client that trains the whole
+        completion would teach the model to open a new turn after its answer."""
         enc = self.encoder
+        skeleton = skeleton[:-1] + (_trained_tail(skeleton[-1], self.template.end_of_turn),)
         first, last = skeleton[0], skeleton[-1]
         if enc.prefix_ids and enc.bos_token and first.startswith(enc.bos_token):
             skeleton = (first[len(enc.bos_token) :],) + skeleton[1:]
@@ -194,7 +200,7 @@ class WindowLayout:
                 spans += [(char + a, char + b) for m, a, b in u.spans if m in trained]
                 char += len(u.text)
             for a, b in spans:
-                b = _end_of_turn(text, b, self.template.end_of_turn)
+                a, b = answer_start(text, a), _end_of_turn(text, b, self.template.end_of_turn)
                 first, last = bisect_right(ends, a), bisect_right(ends, b - 1) + 1
                 labels[first:last] = ids[first:last]
         result = cache[gkey] = GroupTokens(ids, labels)
@@ -303,6 +309,27 @@ def _middle_end(dialogue: Dialogue) -> int:
     turns = dialogue.turns
     last = max((i for i, t in enumerate(turns) if t.role == ASSISTANT), default=0)
     return last
+
+
+def answer_start(text: str, content_start: int) -> int:
+    """Start of an answer's trained span, and of the `completion` column: the content, and the
+    spaces right before it. A Llama/Mistral tokenizer merges `[/INST] ` + `Great` into `▁Great`, so
+    the space belongs to the answer's first token; where it stays a lone `▁` token (before a digit,
+    say) it is trained too, so `prompt` is the same string for every answer (`...[/INST]`, what an
+    inference server sends) and `tokenizer(prompt)` is a prefix of `input_ids`. Newlines stay in the
+    prompt: they are part of the generation prompt (`<|im_start|>assistant\n`)."""
+    while content_start > 0 and text[content_start - 1] == " ":
+        content_start -= 1
+    return content_start
+
+
+def _trained_tail(literal: str, eot: str) -> str:
+    """The part of the literal after the last answer that is trained: its end-of-turn marker (with
+    the whitespace before it), or nothing."""
+    rest = literal.lstrip()
+    if eot and rest.startswith(eot):
+        return literal[: len(literal) - len(rest) + len(eot)]
+    return ""
 
 
 def _end_of_turn(text: str, content_end: int, eot: str) -> int:

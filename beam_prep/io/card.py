@@ -56,7 +56,8 @@ rejected: {rejects} (see `rejects/`).
 
 ## Columns
 `id`, `dialogue_id`, `turn_index`, `prompt`, `completion`, `text` (= prompt + completion), `num_tokens`,
-`context_turns`, `dropped_turns`, `input_ids` (= tokenizer(text), exactly), `labels` (-100 where not trained).
+`context_turns`, `dropped_turns`, `input_ids` (= tokenizer(text), exactly), `labels` (-100 where not trained),
+`attention_mask` (all ones); token columns typed as `datasets.map(tokenizer)` types them (int32, int8, int64 labels).
 
 ## Load
 ```python

@@ -26,19 +26,31 @@ SCHEMA = pa.schema(
         ("num_tokens", pa.int32()),
         ("context_turns", pa.int32()),
         ("dropped_turns", pa.int32()),
+        # The types `datasets` gives a tokenizer's output (arrow_writer.OptimizedTypedSequence:
+        # input_ids int32, attention_mask int8, any other int list int64), so the dataset
+        # concatenates with one tokenized by `datasets.map` without a cast.
         ("input_ids", pa.list_(pa.int32())),
-        ("labels", pa.list_(pa.int32())),
+        ("labels", pa.list_(pa.int64())),
+        ("attention_mask", pa.list_(pa.int8())),
     ]
 )
-_TOKEN_COLUMNS = ("input_ids", "labels")
+_TOKEN_COLUMNS = ("input_ids", "labels", "attention_mask")
+_DERIVED = {"attention_mask": "input_ids"}  # built in the table from this column's offsets, not in rows
 
 
 def rows_to_table(rows: list[dict]) -> pa.Table:
-    """A table of SCHEMA; token columns may be array('i') and are converted without Python loops."""
+    """A table of SCHEMA; token columns may be array('i') and are converted without Python loops.
+
+    `attention_mask` (all ones, what axolotl's pre-tokenized path and collators expect) is not in
+    the rows: it shares `input_ids`' offsets."""
     columns = {}
     for field in SCHEMA:
         name = field.name
-        if name in _TOKEN_COLUMNS:
+        if name in _DERIVED:
+            source = columns[_DERIVED[name]]
+            ones = pa.array(np.ones(len(source.values), dtype=field.type.value_type.to_pandas_dtype()))
+            columns[name] = pa.ListArray.from_arrays(source.offsets, ones, type=field.type)
+        elif name in _TOKEN_COLUMNS:
             values = [r[name] for r in rows]
             offsets = array("i", [0])
             flat = array("i")
@@ -46,9 +58,10 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
                 flat.extend(v)
                 offsets.append(len(flat))
             # Through numpy: pyarrow reads the array's buffer at once instead of element by element.
+            dtype = field.type.value_type.to_pandas_dtype()
             columns[name] = pa.ListArray.from_arrays(
                 pa.array(np.frombuffer(offsets, dtype=np.int32)),
-                pa.array(np.frombuffer(flat, dtype=np.int32)),
+                pa.array(np.frombuffer(flat, dtype=np.int32).astype(dtype, copy=False)),
                 type=field.type,
             )
         else:
@@ -159,16 +172,21 @@ def _json_lines(rows: list[dict], table: pa.Table) -> bytes:
         as_text = pa.ListArray.from_arrays(column.offsets, pc.cast(column.values, pa.string()))
         tokens.append(pc.binary_join(as_text, ", ").to_pylist())
     dumps = json.dumps
+    names = [f', "{name}": [' for name in _TOKEN_COLUMNS]
     lines = [
-        f'{dumps({k: row[k] for k in scalars}, ensure_ascii=False)[:-1]}, "input_ids": [{ids}], '
-        f'"labels": [{labels}]}}\n'
-        for row, ids, labels in zip(rows, *tokens)
+        dumps({k: row[k] for k in scalars}, ensure_ascii=False)[:-1]
+        + "".join(f"{name}{values}]" for name, values in zip(names, columns))
+        + "}\n"
+        for row, *columns in zip(rows, *tokens)
     ]
     return "".join(lines).encode("utf-8")
 
 
 def _json_line(row: dict) -> bytes:
     plain = {k: (v.tolist() if isinstance(v, array) else v) for k, v in row.items()}
+    for name, source in _DERIVED.items():
+        if source in plain:
+            plain[name] = [1] * len(plain[source])
     return json.dumps(plain, ensure_ascii=False).encode("utf-8") + b"\n"
 
 

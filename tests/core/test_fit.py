@@ -79,7 +79,7 @@ def test_system_prompt_and_target_are_never_cut(make_fitter):
     assert not rejects
     last = examples[-1]
     text, completion = window_text(fitter, last)
-    assert "SYSTEM PROMPT" in text and text[completion:] == long_answer.strip() + "</s>"
+    assert "SYSTEM PROMPT" in text and text[completion:] == " " + long_answer.strip() + "</s>"
     assert last.start == 3 and last.dropped_turns == 2
 
 

@@ -35,7 +35,9 @@ def make_row(i: int, n_tokens: int) -> dict:
 
 
 def plain(row: dict) -> dict:
-    return {k: (list(v) if isinstance(v, array) else v) for k, v in row.items()}
+    """The row as every format loads it: lists, and the attention_mask the writer adds (all ones)."""
+    out = {k: (list(v) if isinstance(v, array) else v) for k, v in row.items()}
+    return {**out, "attention_mask": [1] * len(out["input_ids"])}
 
 
 def test_shard_written_table_by_table_loads_the_same_in_every_format(tmp_path):
@@ -163,3 +165,19 @@ def test_a_failed_write_drops_its_files(tmp_path, monkeypatch):
         files.write([make_row(1, 5)])
     assert all(h.closed for h in handles) and files._files == []
     files.close()  # nothing left to finish: no error, nothing reopened
+
+
+def test_token_columns_concatenate_with_a_dataset_tokenized_by_datasets(tmp_path, encoder):
+    """Token columns typed as `datasets.map(tokenizer)` types them: no cast error on concatenation."""
+    urls = {fmt: str(tmp_path / f"shard.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
+    files = ShardFiles(urls)
+    files.write([make_row(i, 4) for i in range(3)])
+    files.close()
+    ours = datasets.Dataset.from_file(urls["arrow"]).select_columns(["input_ids", "attention_mask", "labels"])
+    theirs = datasets.Dataset.from_dict({"text": ["Hello there", "Bye"]}).map(
+        lambda r: {**encoder.hf(r["text"]), "labels": encoder.hf(r["text"])["input_ids"]}, remove_columns=["text"]
+    )
+    both = datasets.concatenate_datasets([ours, theirs.select_columns(["input_ids", "attention_mask", "labels"])])
+    assert len(both) == 5 and both[3]["input_ids"] == encoder.hf("Hello there")["input_ids"]
+    parquet = datasets.Dataset.from_parquet(urls["parquet"]).select_columns(["input_ids", "attention_mask", "labels"])
+    assert len(datasets.concatenate_datasets([parquet, ours])) == 6

@@ -85,6 +85,8 @@ def expected_labels(hf, text: str, ex: Example, end_of_turn: str) -> list[int]:
         content = ex.dialogue.turns[i].content
         at = text.index(content, pos)
         pos = at + len(content)
+        while at and text[at - 1] == " ":  # the spaces before an answer are trained with it
+            at -= 1
         if i in ex.trained:
             end = pos
             rest = text[pos:]
@@ -110,18 +112,40 @@ def trained_runs(labels: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def without_untrained_tail(reference: str, ex: Example, end_of_turn: str) -> str:
+    """A reference rendering of an example's window as the row holds it: up to the last answer's
+    end-of-turn marker (whitespace before it allowed), or its content when there is none; what a
+    template writes after it (ChatML's newline, a generation header) is never trained."""
+    last = ex.dialogue.turns[ex.end].content
+    end = reference.rindex(last) + len(last)
+    rest = reference[end:]
+    if end_of_turn and rest.lstrip().startswith(end_of_turn):
+        return reference[: len(reference) - len(rest.lstrip()) + len(end_of_turn)]
+    return reference[:end]
+
+
 def check_example(fitter_, ex: Example) -> str:
-    """Every invariant of an emitted example against the tokenizer itself; returns its text."""
+    """Every invariant of an emitted example against the tokenizer itself; returns its text.
+
+    The prompt/completion boundary: `tokenizer(prompt)` is a prefix of input_ids; in per_response
+    mode the labels are -100 exactly on that prefix and train every token after it."""
     enc = fitter_.encoder
-    text, _ = window_text(fitter_, ex)
+    text, completion_start = window_text(fitter_, ex)
     rendered = fitter_.template.render(window_messages(fitter_, ex))
     bos = enc.bos_token
     if enc.prefix_ids and rendered.startswith(bos):
         rendered = rendered[len(bos) :]  # the tokenizer adds it: the text column leaves it out
-    assert text == rendered, "spliced text differs from the template rendered directly"
-    assert ex.input_ids == enc.hf(text)["input_ids"], text
-    assert len(ex.input_ids) <= fitter_.max_seq_length
     eot = fitter_.template.end_of_turn
+    assert text == without_untrained_tail(rendered, ex, eot), "spliced text differs from the template's"
+    assert ex.input_ids == enc.hf(text)["input_ids"], text
+    prompt_ids = enc.hf(text[:completion_start])["input_ids"]
+    n = len(prompt_ids)
+    assert ex.input_ids[:n] == prompt_ids, f"tokenizer(prompt) is not a prefix of input_ids: {text!r}"
+    assert ex.labels[n - 1] == IGNORE_INDEX != ex.labels[n], "the completion starts at the first trained token"
+    if ex.trained == (ex.end,):
+        body = len(ex.input_ids) - len(enc.suffix_ids)
+        assert set(ex.labels[:n]) == {IGNORE_INDEX} and ex.labels[n:body] == ex.input_ids[n:body]
+    assert len(ex.input_ids) <= fitter_.max_seq_length
     assert ex.labels == expected_labels(enc.hf, text, ex, eot), text
     runs = trained_runs(ex.labels)
     assert len(runs) == len(ex.trained)

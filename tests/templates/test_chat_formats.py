@@ -18,6 +18,7 @@ from tests.templates.helpers import (
     fit,
     fitter,
     window_messages,
+    without_untrained_tail,
 )
 from tests.templates.test_invariants import DIALOGUES, LONG
 
@@ -51,9 +52,9 @@ def test_chatml_golden():
     assert text == (
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
         "<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n"
-        "<|im_start|>assistant\n4<|im_end|>\n"
-    )
-    assert trained_tokens(f, examples[1]) == ["4", "<|im_end|>"]  # not the newline after it
+        "<|im_start|>assistant\n4<|im_end|>"
+    )  # the row ends with the trained <|im_end|>: the template's newline after it is left out
+    assert trained_tokens(f, examples[1]) == ["4", "<|im_end|>"]
     assert examples[1].input_ids[0] == 1  # this tokenizer's BOS <s>, added by the tokenizer
 
 
@@ -80,8 +81,9 @@ def test_falcon_instruct_golden():
     examples, _ = fit(f, dialogue("Hi", "Hello!", "2+2?", "4", system="Be brief."), "whole_dialog")
     text = check_example(f, examples[0])
     assert text == "System: Be brief.\nUser: Hi\nFalcon: Hello!\nUser: 2+2?\nFalcon: 4</s>"
-    # "Falcon: 4" is "▁" "4": the space before a digit is its own token, and not trained
-    assert trained_tokens(f, examples[0]) == ["▁Hello", "!", "4", "</s>"]
+    # "Falcon: 4" is "▁" "4": the space before a digit is its own token, trained with the answer
+    # (as the space merged into "▁Hello"), so every prompt ends "Falcon:", the generation prompt
+    assert trained_tokens(f, examples[0]) == ["▁Hello", "!", "▁", "4", "</s>"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -96,7 +98,8 @@ def test_text_equals_the_authors_template_and_ids_the_tokenizer(template, mode):
                 text = check_example(f, ex)  # includes input_ids == AutoTokenizer(text)
                 reference = reference_text(template, window_messages(f, ex))
                 bos = f.encoder.bos_token
-                assert text == (reference[len(bos) :] if reference.startswith(bos) else reference)
+                reference = reference[len(bos) :] if reference.startswith(bos) else reference
+                assert text == without_untrained_tail(reference, ex, f.template.end_of_turn)
                 checked += 1
     assert checked > 20
 

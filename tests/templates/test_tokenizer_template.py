@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from beam_prep.core.fit import window_text
 from beam_prep.core.loading import build_fitter
 from beam_prep.core.templates import TemplateError, load_template
 from beam_prep.core.tokenizer import TextEncoder
@@ -25,6 +26,7 @@ from tests.templates.helpers import (
     encoder,
     fit,
     window_messages,
+    without_untrained_tail,
 )
 from tests.templates.test_invariants import DIALOGUES, LONG
 
@@ -34,6 +36,7 @@ CHAT_TEMPLATE_TOKENIZER = {
     "chatml-openhermes.jinja": "chatml",
     "qwen2-instruct.jinja": "chatml",
     "llama-3-instruct.jinja": "llama3",
+    "llama-3-instruct-original.jinja": "llama3",
     "falcon-7b-instruct.jinja": "mistral",
     "zephyr-7b-beta.jinja": "mistral",
 }
@@ -74,9 +77,26 @@ def test_text_equals_apply_chat_template(tokenizer_fitters, mode):
                 text = check_example(f, ex)
                 reference = hf.apply_chat_template(window_messages(f, ex), tokenize=False)
                 bos = hf.bos_token
-                assert text == (reference[len(bos) :] if reference.startswith(bos) else reference)
+                reference = reference[len(bos) :] if reference.startswith(bos) else reference
+                assert text == without_untrained_tail(reference, ex, f.template.end_of_turn)
                 checked += 1
     assert checked > 20
+
+
+def test_prompt_is_the_generation_prompt(tokenizer_fitters):
+    """What an inference server sends, apply_chat_template(..., add_generation_prompt=True) of the
+    turns before the answer, is exactly `prompt`."""
+    checked = 0
+    for f in tokenizer_fitters:
+        hf = f.encoder.hf
+        for d in DIALOGUES + LONG:
+            for ex in fit(f, d)[0]:
+                text, start = window_text(f, ex)
+                server = hf.apply_chat_template(window_messages(f, ex)[:-1], tokenize=False, add_generation_prompt=True)
+                bos = hf.bos_token
+                assert text[:start] == (server[len(bos) :] if server.startswith(bos) else server)
+                checked += 1
+    assert checked > 10
 
 
 def test_the_bundled_tokenizer_template_has_no_source():
@@ -89,7 +109,7 @@ def test_chat_template_jinja_beside_the_tokenizer(tmp_path):
     enc = tokenizer_with(tmp_path, "mistral", source, as_file=True)
     f = build_fitter(load_template("tokenizer"), enc, 4096)
     examples, _ = fit(f, dialogue("Hi", "Hello!", system="Be brief."))
-    assert check_example(f, examples[0]) == "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>\n"
+    assert check_example(f, examples[0]) == "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>"
 
 
 def test_a_tokenizer_without_chat_template_is_an_error(tmp_path):
@@ -131,7 +151,8 @@ def test_a_users_template_from_a_path(tmp_path, mode, with_yaml):
     if with_yaml:
         assert text == "A chat. USER: Hi ASSISTANT: Hello!</s>" and trained == ["▁Hello", "!", "</s>"]
     else:
-        assert text == "USER: Hi ASSISTANT: Hello!</s>" and trained == ["▁Hello", "!"]  # no end_of_turn declared
+        # no end_of_turn declared: the EOS is not trained, so the row ends with the answer
+        assert text == "USER: Hi ASSISTANT: Hello!" and trained == ["▁Hello", "!"]
 
 
 def test_end_of_turn_is_the_chat_templates_own_not_the_eos(tmp_path):
@@ -168,3 +189,19 @@ def test_end_of_turn_auto_per_public_chat_template(tmp_path, name, expected):
     source = (CHAT_TEMPLATES / name).read_text(encoding="utf-8")
     enc = tokenizer_with(tmp_path, CHAT_TEMPLATE_TOKENIZER[name], source)
     assert build_fitter(load_template("tokenizer"), enc, 4096).template.end_of_turn == expected
+
+
+def test_the_first_llama3_template_s_generation_header_ends_no_completion(tmp_path):
+    """Its first revision writes `<|start_header_id|>assistant<|end_header_id|>\n\n` after every
+    conversation: left in, every completion would end with it, untrained, and a prompt/completion
+    client would teach the model to open a new turn after its answer."""
+    source = (CHAT_TEMPLATES / "llama-3-instruct-original.jinja").read_text(encoding="utf-8")
+    f = build_fitter(load_template("tokenizer"), tokenizer_with(tmp_path, "llama3", source), 4096)
+    examples, _ = fit(f, dialogue("Hi", "Hello!", "Again?", "Yes.", system="Be brief."))
+    reference = f.encoder.hf.apply_chat_template(window_messages(f, examples[1]), tokenize=False)
+    assert reference.endswith("Yes.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    text = check_example(f, examples[1])
+    start = window_text(f, examples[1])[1]
+    assert text[start:] == "Yes.<|eot_id|>" and text[:start].endswith(
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
