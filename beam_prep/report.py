@@ -45,6 +45,14 @@ def summary_lines(stats: dict, output: str, max_seq_length: int) -> list[str]:
         f"examples rejected: {_counts(stats.get('examples_rejected', {}))}",
         f"repairs: {_counts(stats.get('repairs', {}))}",
     ]
+    if "conversations" in stats:
+        conv, dup = stats["conversations"], stats["duplicates"]
+        lines += [
+            f"conversations rejoined {conv['rejoined']:,} (parts {conv['parts']:,}, gaps {conv['gaps']:,}, "
+            f"responses recovered {conv['responses_recovered']:,})",
+            f"duplicates dropped {dup['examples_dropped']:,} examples, duplicate ids {dup['duplicate_ids']:,}; "
+            f"validation targets also trained verbatim {stats['validation_train_targets']:,}",
+        ]
     if "wall_seconds" in stats:
         lines.append(f"wall time: {stats['wall_seconds']:.1f} s")
     lines.append(f"output: {output}  (parquet/, jsonl/, hf/, rejects/, README.md, num_tokens.png, stats.json)")

@@ -13,6 +13,13 @@ for a seed whatever the sharding, and shards can be written in parallel. Files a
 across runs (gzip mtime 0).
 
     python benchmarks/corpus.py --out /tmp/corpus --dialogues 20000 --seed 0
+
+`--sharegpt` writes the same dialogues as a ShareGPT dump would hold them (`make_sharegpt`): ids
+`<base>_<n>` with opaque 7-character bases; 60% of dialogues of two or more exchanges (about a
+fifth of all) split over 2-6 records (a cut between
+exchanges, or inside an answer so the next part opens with the rest of it), 45% of those missing a
+part (a gap), and copies of earlier dialogues: 5% exact, 4% a prefix of it, 3% a fork (its opening,
+then other turns), usually in another shard.
 """
 
 from __future__ import annotations
@@ -89,28 +96,82 @@ def make_dialogue(seed: int, index: int, pairs: int | None = None) -> dict:
     return {"id": f"bench-{seed}-{index:07d}", "kind": kind, "messages": messages}
 
 
+SPLIT_SHARE, GAP_SHARE = 0.6, 0.45
+COPY_SHARES = (("exact", 0.05), ("prefix", 0.04), ("fork", 0.03))
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _base_id(rng: random.Random) -> str:
+    while True:  # ShareGPT's ids mix upper case, lower case and digits
+        base = "".join(rng.choice(_BASE62) for _ in range(7))
+        if sum((any(c.isupper() for c in base), any(c.islower() for c in base), any(c.isdigit() for c in base))) >= 2:
+            return base
+
+
+def _turns(seed: int, index: int) -> list[tuple[str, str]]:
+    names = {"system": "system", "user": "human", "assistant": "gpt"}
+    return [(names[m["role"]], m["content"]) for m in make_dialogue(seed, index)["messages"]]
+
+
+def make_sharegpt(seed: int, index: int) -> list[dict]:
+    """Dialogue `index` as the ShareGPT records that hold it (see the module docstring)."""
+    rng = random.Random(f"{seed}:sharegpt:{index}")
+    turns = _turns(seed, index)
+    draw, copy = rng.random(), None
+    for kind, share in COPY_SHARES:
+        if index and draw < share:
+            copy = kind
+            break
+        draw -= share
+    if copy:  # a copy of an earlier dialogue, under its own id
+        earlier = _turns(seed, rng.randrange(index))
+        keep = 2 * rng.randint(1, max(1, len(earlier) // 2 - 1)) + (earlier[0][0] == "system")
+        own = turns[turns[0][0] == "system" :][2:]  # this dialogue's turns after its first exchange
+        turns = earlier if copy == "exact" else earlier[:keep] + (own if copy == "fork" else [])
+    base = _base_id(rng)
+    parts = [turns]
+    if len(turns) >= 4 and rng.random() < SPLIT_SHARE:
+        cuts = sorted(rng.sample(range(1, len(turns)), min(len(turns) - 1, rng.randint(1, 5))))
+        parts = [turns[a:b] for a, b in zip([0, *cuts], [*cuts, len(turns)])]
+        for i in range(len(parts) - 1):  # cut inside an answer: the next part opens with its rest
+            role, text = parts[i][-1]
+            if role == "gpt" and " " in text and rng.random() < 0.5:
+                at = text.index(" ", len(text) // 2) if " " in text[len(text) // 2 :] else text.index(" ")
+                parts[i][-1], parts[i + 1] = (role, text[:at]), [(role, text[at + 1 :]), *parts[i + 1]]
+    numbered = list(enumerate(parts))
+    if len(numbered) > 2 and rng.random() < GAP_SHARE:
+        del numbered[rng.randrange(1, len(numbered) - 1)]
+    return [{"id": f"{base}_{n}", "conversations": [{"from": f, "value": v} for f, v in part]} for n, part in numbered]
+
+
 def shard_paths(out: Path, dialogues: int, shard_size: int) -> list[Path]:
     n = max(1, math.ceil(dialogues / shard_size))
     return [out / f"part-{i:05d}-of-{n:05d}.jsonl.gz" for i in range(n)]
 
 
 def _write_shard(job: tuple) -> str:
-    path, seed, first, last = job
-    lines = [json.dumps(make_dialogue(seed, i), ensure_ascii=False) for i in range(first, last)]
+    path, seed, first, last, sharegpt = job
+    if sharegpt:
+        records = [r for i in range(first, last) for r in make_sharegpt(seed, i)]
+    else:
+        records = [make_dialogue(seed, i) for i in range(first, last)]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
     data = ("\n".join(lines) + "\n").encode("utf-8")
     with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as f:
         f.write(data)
     return str(path)
 
 
-def write_corpus(out: str | Path, dialogues: int, seed: int = 0, shard_size: int = 1000, jobs: int = 2) -> list[str]:
+def write_corpus(
+    out: str | Path, dialogues: int, seed: int = 0, shard_size: int = 1000, jobs: int = 2, sharegpt: bool = False
+) -> list[str]:
     """Write `dialogues` dialogues to out/part-SSSSS-of-NNNNN.jsonl.gz; returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("part-*.jsonl.gz"):
         old.unlink()
     paths = shard_paths(out, dialogues, shard_size)
-    work = [(p, seed, i * shard_size, min(dialogues, (i + 1) * shard_size)) for i, p in enumerate(paths)]
+    work = [(p, seed, i * shard_size, min(dialogues, (i + 1) * shard_size), sharegpt) for i, p in enumerate(paths)]
     if jobs > 1 and len(work) > 1:
         with get_context("fork").Pool(min(jobs, len(work))) as pool:
             return pool.map(_write_shard, work, chunksize=1)
@@ -160,11 +221,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shard_size", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--sharegpt", action="store_true", help="ShareGPT records: split conversations, copies")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    paths = write_corpus(args.out, args.dialogues, args.seed, args.shard_size, args.jobs)
+    paths = write_corpus(args.out, args.dialogues, args.seed, args.shard_size, args.jobs, args.sharegpt)
     print(f"wrote {len(paths)} shards in {time.perf_counter() - started:.1f}s")
-    print(json.dumps(describe(read_corpus(paths)), indent=1))
+    if not args.sharegpt:
+        print(json.dumps(describe(read_corpus(paths)), indent=1))
 
 
 if __name__ == "__main__":

@@ -41,3 +41,16 @@ def test_summary_of_an_empty_split():
     stats = {**STATS, "num_tokens": {"train": STATS["num_tokens"]["train"], "validation": {"count": 0}}}
     lines = summary_lines(stats, "out", 256)
     assert lines[5].split() == ["num_tokens", "p50", "177", "-"]
+
+
+def test_summary_shows_rejoined_conversations_duplicates_and_verbatim_targets():
+    stats = {
+        **STATS,
+        "conversations": {"rejoined": 2500, "parts": 10779, "gaps": 812, "responses_recovered": 6227},
+        "duplicates": {"examples_dropped": 3771, "duplicate_ids": 4},
+        "validation_train_targets": 358,
+    }
+    text = "\n".join(summary_lines(stats, "out", 256))
+    assert "conversations rejoined 2,500 (parts 10,779, gaps 812, responses recovered 6,227)" in text
+    assert "duplicates dropped 3,771 examples, duplicate ids 4; validation targets also trained verbatim 358" in text
+    assert "conversations rejoined" not in "\n".join(summary_lines(STATS, "out", 256))  # older stats.json

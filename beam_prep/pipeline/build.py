@@ -47,13 +47,24 @@ def build_pipeline(
     plan = (planned.dialogues, planned_joined.dialogues) | "PlanDuplicates" >> PlanDuplicates(config.mode)
 
     singles, joined = read("Read")
-    dialogues = (singles.dialogues, joined.dialogues) | "AllDialogues" >> beam.Flatten()
     drop = (config.duplicates == "drop", config.validation_train_targets == "drop")
-    admitted = dialogues | "AdmitDialogues" >> AdmitDialogues(config.mode, plan, *drop)
-    fitted = admitted.examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)
-    rows = fitted.examples | "RenderExamples" >> RenderExamples(spec)
-    shards = rows | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard)
-    stages = (singles, joined, admitted, fitted)
+    # The two kinds of dialogue go down the rest of the graph separately: the local runner would
+    # hold a Flatten of them in its own memory. Only small things (shard metadata, rejects,
+    # counters) are flattened; rows only where --num_shards shuffles them anyway.
+    stages, rows = [singles, joined], []
+    for label, dialogues in (("", singles.dialogues), ("Joined", joined.dialogues)):
+        admitted = dialogues | f"AdmitDialogues{label}" >> AdmitDialogues(config.mode, plan, *drop)
+        fitted = admitted.examples | f"TruncateExamples{label}" >> TruncateExamples(spec, config.batch_dialogues)
+        rows.append(fitted.examples | f"RenderExamples{label}" >> RenderExamples(spec))
+        stages += [admitted, fitted]
+    if config.num_shards:
+        shards = tuple(rows) | "AllRows" >> beam.Flatten() | "WriteShards" >> WriteShards(tmp_root, config.num_shards)
+    else:
+        per_branch = [
+            r | f"WriteShards{label}" >> WriteShards(tmp_root, 0, config.tokens_per_shard)
+            for label, r in zip(("", "Joined"), rows)
+        ]
+        shards = tuple(per_branch) | "AllShards" >> beam.Flatten()
     rejects = tuple(s[REJECTS] for s in stages) | "AllRejects" >> beam.Flatten()
     reject_files = rejects | "WriteRejects" >> WriteRejects(tmp_root)
     written = (shards, reject_files) | "AllWritten" >> beam.Flatten()

@@ -56,10 +56,14 @@ class PlanDuplicates(beam.PTransform):
             | "LaterRecords" >> beam.FlatMap(_later_records)
         )
         ids = beam.pvalue.AsDict(duplicate_ids)
+        # Keys are made on each branch and flattened, not the dialogues: the local runner materialises
+        # a Flatten of several stages in its own memory.
         keys = (
-            (singles, joined)
-            | "AllDialogues" >> beam.Flatten()
-            | "ExampleKeys" >> beam.FlatMap(example_keys, self._mode)
+            (
+                singles | "SingleKeys" >> beam.FlatMap(example_keys, self._mode),
+                joined | "JoinedKeys" >> beam.FlatMap(example_keys, self._mode),
+            )
+            | "AllKeys" >> beam.Flatten()
             | "WithoutDuplicateIds" >> beam.Filter(lambda k, dup: k.ref[:2] not in dup, ids)  # keys wait, not dialogues
         )
         duplicates = (
