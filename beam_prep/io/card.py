@@ -33,6 +33,17 @@ def card_text(stats: dict, manifest: dict) -> str:
             f"| {d.get('p50', '-')} | {d.get('p90', '-')} | {d.get('max', '-')} |"
         )
     rejects = ", ".join(f"{k}: {v:,}" for k, v in stats["rejects"].items()) or "none"
+    packing = stats.get("packing")
+    packed = (
+        "\n**Packed** (`--packing`): "
+        + "; ".join(
+            f"{s}: {p['rows']:,} rows, fill ratio {p['fill_ratio']:.1%}" for s, p in packing.items() if p["rows"]
+        )
+        + ". Each row holds several examples end to end; `seq_lengths` are their lengths. Train with"
+        " TRL's `padding_free=True` (see Load), which restarts positions at every example.\n"
+        if packing
+        else ""
+    )
     tokenizer = config["tokenizer"].rstrip("/").rsplit("/", 1)[-1]
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
@@ -51,7 +62,7 @@ validation fraction {config["val_fraction"]}).
 
 Records read: {stats["records"]["read"]:,}; dialogues kept: {stats["records"]["dialogues_kept"]:,};
 rejected: {rejects} (see `rejects/`).
-
+{packed}
 ![num_tokens per split]({PLOT_NAME})
 
 ## Columns

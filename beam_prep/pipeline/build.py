@@ -7,6 +7,7 @@ import apache_beam as beam
 from beam_prep.config import RunConfig
 from beam_prep.pipeline.explode import ExplodeDialogues
 from beam_prep.pipeline.finalize import Finalize
+from beam_prep.pipeline.pack import PackRows
 from beam_prep.pipeline.read import REJECTS, ReadDialogues
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
@@ -30,7 +31,9 @@ def build_pipeline(
     examples = read.dialogues | "ExplodeDialogues" >> ExplodeDialogues(config.mode)
     fitted = examples | "TruncateExamples" >> TruncateExamples(spec, config.batch_dialogues)
     rows = fitted.examples | "RenderExamples" >> RenderExamples(spec)
-    shards = rows | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard)
+    if config.packing:
+        rows = rows | "PackRows" >> PackRows(config.max_seq_length)
+    shards = rows | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard, config.packing)
     rejects = (read[REJECTS], fitted[REJECTS]) | "AllRejects" >> beam.Flatten()
     reject_files = rejects | "WriteRejects" >> WriteRejects(tmp_root)
     written = (shards, reject_files) | "AllWritten" >> beam.Flatten()
