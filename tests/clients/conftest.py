@@ -61,14 +61,15 @@ def run_sample(name: str, root: Path, **flags) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_output(tmp_path_factory):
-    """name -> (hf DatasetDict of the run, tokenizer folder), runs made on first use."""
+    """(name, **flags) -> (hf DatasetDict of the run, tokenizer folder), runs made on first use."""
     made = {}
 
-    def get(name: str):
-        if name not in made:
-            out = run_sample(name, tmp_path_factory.mktemp(name))
-            made[name] = (datasets.load_from_disk(str(out / "hf")), tokenizer_dir(name, out.parent / "tokenizer"))
-        return made[name]
+    def get(name: str, **flags):
+        key = (name, tuple(sorted(flags.items())))
+        if key not in made:
+            out = run_sample(name, tmp_path_factory.mktemp(name), **flags)
+            made[key] = (datasets.load_from_disk(str(out / "hf")), tokenizer_dir(name, out.parent / "tokenizer"))
+        return made[key]
 
     return get
 

@@ -72,3 +72,35 @@ def test_prompt_completion_columns_train_our_labels(sample_output, tmp_path, nam
     if name == TRAINED:
         trainer.train()
         assert trainer.state.global_step == 1
+
+
+def test_packed_rows_train_padding_free(sample_output, tmp_path):
+    """--packing output with TRL's padding-free collator: its prepared rows are ours, the batch holds
+    our labels with positions restarting at every packed example, and the model sees each example
+    as if alone (transformers builds a block-diagonal mask from those positions)."""
+    torch = require("torch")
+    hf, tokenizer_dir = sample_output(TRAINED, packing=True, max_seq_length=1024)
+    plain, _ = sample_output(TRAINED)
+    train = hf["train"]
+    assert len(train) < len(plain["train"]) and max(len(r["seq_lengths"]) for r in train) > 1
+    trainer = sft_trainer(tmp_path, tokenizer_dir, train, padding_free=True)
+    assert differing(train, trainer.train_dataset) == 0
+    rows = [trainer.train_dataset[i] for i in range(2)]
+    batch = trainer.data_collator(rows)
+    assert batch["input_ids"][0].tolist() == rows[0]["input_ids"] + rows[1]["input_ids"]
+    assert batch["labels"][0].tolist() == rows[0]["labels"] + rows[1]["labels"]  # BOS: already -100
+    starts = [list(range(n)) for r in rows for n in r["seq_lengths"]]
+    assert batch["position_ids"][0].tolist() == [p for s in starts for p in s]
+
+    model = trainer.model.eval()
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        at = 0
+        for r in rows:
+            for n in r["seq_lengths"]:
+                alone = model(input_ids=batch["input_ids"][:, at : at + n]).logits[0]
+                assert torch.allclose(packed[at : at + n], alone, atol=1e-5)
+                at += n
+    model.train()
+    trainer.train()
+    assert trainer.state.global_step == 1
