@@ -59,6 +59,13 @@ setup(
             "sentencepiece",
             "ruff",
         ],
+        # The real training clients, for tests/clients (TRL, transformers' Trainer) and for users who
+        # train on the output. .ci/run pins torch to the CPU build this machine holds.
+        "train": [
+            "torch>=2.4",
+            "trl>=1.16,<2",
+            "accelerate>=1.0",
+        ],
     },
     entry_points={"console_scripts": ["beam-prep=beam_prep.cli:main"]},
 )

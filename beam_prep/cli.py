@@ -33,6 +33,8 @@ _HELP = {
     "a new shard every --tokens_per_shard tokens)",
     "tokens_per_shard": "tokens per output shard when --num_shards is 0",
     "batch_dialogues": "dialogues tokenized together in one batch",
+    "packing": "pack several examples into each row of at most --max_seq_length tokens (best-fit decreasing, "
+    "seq_lengths column, for padding-free training)",
     "input_chunk_mb": "a big JSONL or Parquet input file is read by several workers, in parts of about this size",
     "same_role_turns": "consecutive turns of one role: merge (joined by a blank line) or reject (bad_turn)",
     "empty_turns": "turns empty after stripping: drop or reject (bad_turn)",

@@ -41,6 +41,7 @@ class RunConfig:
     num_shards: int = 0  # 0: follow the data size
     tokens_per_shard: int = 5_000_000
     batch_dialogues: int = 64
+    packing: bool = False  # several examples per row of max_seq_length tokens (core/pack.py)
     input_chunk_mb: float = 64.0  # a JSONL file is read in parts of about this many MB
     # Normalisation policies (core/normalize.py Policy; docs/input.md).
     same_role_turns: str = "merge"
@@ -69,6 +70,8 @@ class RunConfig:
             raise ConfigError(f"--val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.num_shards < 0:
             raise ConfigError(f"--num_shards must be >= 0 (0 = automatic), got {self.num_shards}")
+        if self.packing and self.num_shards:
+            raise ConfigError("--packing writes shards as rows come: use it with --num_shards 0")
         if self.tokens_per_shard <= 0 or self.batch_dialogues <= 0:
             raise ConfigError("--tokens_per_shard and --batch_dialogues must be positive")
         if not isinstance(self.input_chunk_mb, (int, float)) or not self.input_chunk_mb > 0:

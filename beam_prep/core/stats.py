@@ -169,3 +169,17 @@ def distribution(histogram: dict[int, int]) -> dict:
                 break
     out["histogram"] = {str(k): v for k, v in items}
     return out
+
+
+def packing_stats(shards: list[dict], max_seq_length: int) -> dict:
+    """Packed rows per split and their fill ratio: tokens / (rows * max_seq_length)."""
+    out = {}
+    for split in SPLITS:
+        rows = sum(w["rows"] for w in shards if w["split"] == split)
+        tokens = sum(w["tokens"] for w in shards if w["split"] == split)
+        out[split] = {
+            "rows": rows,
+            "tokens": tokens,
+            "fill_ratio": round(tokens / (rows * max_seq_length), 4) if rows else None,
+        }
+    return out

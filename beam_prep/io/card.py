@@ -33,6 +33,17 @@ def card_text(stats: dict, manifest: dict) -> str:
             f"| {d.get('p50', '-')} | {d.get('p90', '-')} | {d.get('max', '-')} |"
         )
     rejects = ", ".join(f"{k}: {v:,}" for k, v in stats["rejects"].items()) or "none"
+    packing = stats.get("packing")
+    packed = (
+        "\n**Packed** (`--packing`): "
+        + "; ".join(
+            f"{s}: {p['rows']:,} rows, fill ratio {p['fill_ratio']:.1%}" for s, p in packing.items() if p["rows"]
+        )
+        + ". Each row holds several examples end to end; `seq_lengths` are their lengths. Train with"
+        " TRL's `padding_free=True` (see Load), which restarts positions at every example.\n"
+        if packing
+        else ""
+    )
     tokenizer = config["tokenizer"].rstrip("/").rsplit("/", 1)[-1]
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
@@ -51,13 +62,11 @@ validation fraction {config["val_fraction"]}).
 
 Records read: {stats["records"]["read"]:,}; dialogues kept: {stats["records"]["dialogues_kept"]:,};
 rejected: {rejects} (see `rejects/`).
-
+{packed}
 ![num_tokens per split]({PLOT_NAME})
 
 ## Columns
-`id`, `dialogue_id`, `turn_index`, `prompt`, `completion`, `text` (= prompt + completion), `num_tokens`,
-`context_turns`, `dropped_turns`, `input_ids` (= tokenizer(text), exactly), `labels` (-100 where not trained),
-`attention_mask` (all ones); token columns typed as `datasets.map(tokenizer)` types them (int32, int8, int64 labels).
+{_COLUMNS_PACKED if packing else _COLUMNS}
 
 ## Load
 ```python
@@ -66,9 +75,30 @@ ds = load_from_disk("hf")                       # the DatasetDict, from this fol
 ds = load_dataset("parquet", data_files={{"train": "parquet/train-*.parquet",
                                          "validation": "parquet/validation-*.parquet"}})
 ```
-
+{_LOAD_PACKED if packing else _LOAD}
 Run `{manifest["run_id"]}`; the full configuration, tokenizer hashes and package versions are in
 `manifest.json`, and the counts in `stats.json`.
+"""
+
+
+_COLUMNS = """`id`, `dialogue_id`, `turn_index`, `prompt`, `completion`, `text` (= prompt + completion), `num_tokens`,
+`context_turns`, `dropped_turns`, `input_ids` (= tokenizer(text), exactly), `labels` (-100 where not trained),
+`attention_mask` (all ones); token columns typed as `datasets.map(tokenizer)` types them (int32, int8, int64 labels)."""
+_COLUMNS_PACKED = """`id`, `dialogue_id`, `turn_index` (lists: one entry per packed example), `num_tokens` (of the row),
+`seq_lengths` (the examples' lengths), `input_ids` and `labels` (the examples' own, end to end), `attention_mask`
+(all ones)."""
+_LOAD = """Train exactly these labels (tokenizer(prompt) is a prefix of input_ids; completion is the trained span):
+- TRL `SFTTrainer`: pass the split as is, with `SFTConfig(max_length=None)` (its default 1024 cuts and drops
+  rows); or only `prompt`/`completion` (TRL masks the prompt: the same labels). `dataset_text_field="text"`
+  trains the prompt too.
+- transformers `Trainer`: `DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)` with
+  `tokenizer.padding_side = "right"` and a pad token.
+- axolotl: `datasets: [{path: hf/train, type: }]` (pre-tokenized: input_ids, attention_mask, labels),
+  `sequence_len` >= the budget above.
+"""
+_LOAD_PACKED = """Packed rows: TRL `SFTTrainer` with `SFTConfig(padding_free=True, max_length=None)`; its collator reads
+`seq_lengths` and restarts positions at every example. Not a padding collator (DataCollatorForSeq2Seq): it would
+let the examples of a row attend to each other.
 """
 
 

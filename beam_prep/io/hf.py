@@ -17,7 +17,7 @@ def arrow_name(shard: int, num_shards: int) -> str:
     return f"data-{shard:05d}-of-{num_shards:05d}.arrow"
 
 
-def write_split_metadata(split_url: str, split: str, num_shards: int, fingerprint: str) -> None:
+def write_split_metadata(split_url: str, split: str, num_shards: int, fingerprint: str, packed: bool = False) -> None:
     from datasets import DatasetInfo
 
     state = {
@@ -29,7 +29,7 @@ def write_split_metadata(split_url: str, split: str, num_shards: int, fingerprin
         "_output_all_columns": False,
         "_split": split,
     }
-    info = asdict(DatasetInfo(features=hf_features()))
+    info = asdict(DatasetInfo(features=hf_features(packed)))
     _write_json(join(split_url, "state.json"), state, sort_keys=True)
     _write_json(join(split_url, "dataset_info.json"), {k: info[k] for k in sorted(info)})
 

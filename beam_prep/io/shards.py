@@ -34,17 +34,32 @@ SCHEMA = pa.schema(
         ("attention_mask", pa.list_(pa.int8())),
     ]
 )
+# --packing: one row holds several examples (core/pack.py); seq_lengths are their lengths.
+PACKED_SCHEMA = pa.schema(
+    [
+        ("id", pa.list_(pa.string())),
+        ("dialogue_id", pa.list_(pa.string())),
+        ("turn_index", pa.list_(pa.int32())),
+        ("num_tokens", pa.int32()),
+        ("seq_lengths", pa.list_(pa.int32())),
+        *((f.name, f.type) for f in SCHEMA if f.name in ("input_ids", "labels", "attention_mask")),
+    ]
+)
 _TOKEN_COLUMNS = ("input_ids", "labels", "attention_mask")
 _DERIVED = {"attention_mask": "input_ids"}  # built in the table from this column's offsets, not in rows
 
 
-def rows_to_table(rows: list[dict]) -> pa.Table:
+def schema_for(packed: bool) -> pa.Schema:
+    return PACKED_SCHEMA if packed else SCHEMA
+
+
+def rows_to_table(rows: list[dict], schema: pa.Schema = SCHEMA) -> pa.Table:
     """A table of SCHEMA; token columns may be array('i') and are converted without Python loops.
 
     `attention_mask` (all ones, what axolotl's pre-tokenized path and collators expect) is not in
     the rows: it shares `input_ids`' offsets."""
     columns = {}
-    for field in SCHEMA:
+    for field in schema:
         name = field.name
         if name in _DERIVED:
             source = columns[_DERIVED[name]]
@@ -66,7 +81,7 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
             )
         else:
             columns[name] = pa.array([r[name] for r in rows], field.type)
-    return pa.table(columns, schema=SCHEMA)
+    return pa.table(columns, schema=schema)
 
 
 class ShardFiles:
@@ -77,19 +92,20 @@ class ShardFiles:
 
     ROW_GROUP_ROWS = 4096
 
-    def __init__(self, urls: dict[str, str]):
-        self._urls, self._files, self._writers = urls, [], None
+    def __init__(self, urls: dict[str, str], schema: pa.Schema = SCHEMA):
+        self._urls, self._files, self._writers, self.schema = urls, [], None, schema
         self.rows = self.tokens = 0
 
     def write(self, rows: list[dict]) -> None:
         if not rows:
             return
         try:
-            table = rows_to_table(rows)
+            table = rows_to_table(rows, self.schema)
             parquet, jsonl, arrow = self._writers or self._open()
             parquet.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
             jsonl.write(_json_lines(rows, table))
-            arrow.write_table(table.replace_schema_metadata(_arrow_schema().metadata), max_chunksize=1000)
+            metadata = _arrow_schema(self.schema is PACKED_SCHEMA).metadata
+            arrow.write_table(table.replace_schema_metadata(metadata), max_chunksize=1000)
         except BaseException:
             self.abort()
             raise
@@ -137,9 +153,9 @@ class ShardFiles:
             handles[fmt] = fs.open(path, "wb")
             self._files.append(handles[fmt])
         self._writers = (
-            pq.ParquetWriter(handles["parquet"], SCHEMA, compression="zstd"),
+            pq.ParquetWriter(handles["parquet"], self.schema, compression="zstd"),
             handles["jsonl"],
-            pa.ipc.new_stream(handles["arrow"], _arrow_schema()),
+            pa.ipc.new_stream(handles["arrow"], _arrow_schema(self.schema is PACKED_SCHEMA)),
         )
         return self._writers
 
@@ -165,7 +181,7 @@ def write_jsonl(rows: list[dict], url: str) -> None:
 def _json_lines(rows: list[dict], table: pa.Table) -> bytes:
     """JSON lines of `rows`, byte for byte what `_json_line` gives, 2.4x faster: the token lists
     are formatted by Arrow for the whole table, only the scalar columns go through json.dumps."""
-    scalars = [f.name for f in SCHEMA if f.name not in _TOKEN_COLUMNS]
+    scalars = [f.name for f in table.schema if f.name not in _TOKEN_COLUMNS]
     tokens = []
     for name in _TOKEN_COLUMNS:
         column = table.column(name).combine_chunks()
@@ -191,11 +207,12 @@ def _json_line(row: dict) -> bytes:
 
 
 @functools.cache
-def _arrow_schema() -> pa.Schema:
-    return SCHEMA.with_metadata({"huggingface": json.dumps({"info": {"features": hf_features().to_dict()}})})
+def _arrow_schema(packed: bool = False) -> pa.Schema:
+    features = hf_features(packed).to_dict()
+    return schema_for(packed).with_metadata({"huggingface": json.dumps({"info": {"features": features}})})
 
 
-def hf_features():
+def hf_features(packed: bool = False):
     from datasets import Features
 
-    return Features.from_arrow_schema(SCHEMA)
+    return Features.from_arrow_schema(schema_for(packed))

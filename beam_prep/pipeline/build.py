@@ -15,6 +15,7 @@ from beam_prep.config import RunConfig
 from beam_prep.pipeline.admit import AdmitDialogues
 from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import Finalize
+from beam_prep.pipeline.pack import PackRows
 from beam_prep.pipeline.read import REJECTS, ReadDialogues
 from beam_prep.pipeline.rejoin import RejoinConversations
 from beam_prep.pipeline.render import RenderExamples
@@ -55,13 +56,18 @@ def build_pipeline(
     for label, dialogues in (("", singles.dialogues), ("Joined", joined.dialogues)):
         admitted = dialogues | f"AdmitDialogues{label}" >> AdmitDialogues(config.mode, plan, *drop)
         fitted = admitted.examples | f"TruncateExamples{label}" >> TruncateExamples(spec, config.batch_dialogues)
-        rows.append(fitted.examples | f"RenderExamples{label}" >> RenderExamples(spec))
+        branch_rows = fitted.examples | f"RenderExamples{label}" >> RenderExamples(spec)
+        if config.packing:  # a packed row never mixes the two branches: fewer, still tight, rows
+            branch_rows = branch_rows | f"PackRows{label}" >> PackRows(config.max_seq_length)
+        rows.append(branch_rows)
         stages += [admitted, fitted]
     if config.num_shards:
-        shards = tuple(rows) | "AllRows" >> beam.Flatten() | "WriteShards" >> WriteShards(tmp_root, config.num_shards)
+        shards = tuple(rows) | "AllRows" >> beam.Flatten() | "WriteShards" >> WriteShards(
+            tmp_root, config.num_shards, config.tokens_per_shard, config.packing
+        )
     else:
         per_branch = [
-            r | f"WriteShards{label}" >> WriteShards(tmp_root, 0, config.tokens_per_shard)
+            r | f"WriteShards{label}" >> WriteShards(tmp_root, 0, config.tokens_per_shard, config.packing)
             for label, r in zip(("", "Joined"), rows)
         ]
         shards = tuple(per_branch) | "AllShards" >> beam.Flatten()

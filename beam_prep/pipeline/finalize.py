@@ -8,7 +8,7 @@ import json
 import apache_beam as beam
 
 from beam_prep.core.records import SPLITS
-from beam_prep.core.stats import summarize
+from beam_prep.core.stats import packing_stats, summarize
 from beam_prep.io.card import PLOT_NAME, card_text, histogram_png
 from beam_prep.io.fs import join, move_files, url_to_fs
 from beam_prep.io.hf import write_dict_metadata, write_split_metadata
@@ -23,8 +23,9 @@ def finalize_output(
     output: str, tmp_root: str, written: list[dict], counts: dict, manifest: dict, fixed_shards: int = 0
 ) -> dict:
     shards = [w for w in written if w["kind"] == "examples"]
+    packed = bool(manifest["config"].get("packing"))
     for split, shard in missing_shards(shards, SPLITS, fixed_shards):  # every split still loads
-        shards.append(write_shard(tmp_root, split, [], order=(), shard=shard))
+        shards.append(write_shard(tmp_root, split, [], order=(), shard=shard, packed=packed))
     moves, num_shards = final_names(shards, fixed_shards)
     moves += [(rel, rel) for w in written if w["kind"] == "rejects" for rel in w["files"]]
     fs, out_path = url_to_fs(output)
@@ -40,10 +41,12 @@ def finalize_output(
     move_files(fs, [(join(tmp_path, src), join(out_path, dst)) for src, dst in moves])
     hf = join(output, "hf")
     for split in SPLITS:
-        write_split_metadata(join(hf, split), split, num_shards[split], f"{manifest['run_id']}-{split}")
+        write_split_metadata(join(hf, split), split, num_shards[split], f"{manifest['run_id']}-{split}", packed)
     write_dict_metadata(hf, list(SPLITS))
     stats = summarize(counts)
     stats["output"] = {"shards": num_shards, "rejects_files": sum(1 for w in written if w["kind"] == "rejects")}
+    if packed:
+        stats["packing"] = packing_stats(shards, manifest["config"]["max_seq_length"])
     _write_json(fs, join(out_path, "stats.json"), stats)
     _write_json(fs, join(out_path, "manifest.json"), manifest)
     with fs.open(join(out_path, "README.md"), "w", encoding="utf-8") as f:

@@ -22,7 +22,7 @@ from apache_beam.transforms.window import GlobalWindows
 from beam_prep.core.split import shard_of
 from beam_prep.io.fs import join
 from beam_prep.io.hf import arrow_name
-from beam_prep.io.shards import ShardFiles, write_jsonl
+from beam_prep.io.shards import ShardFiles, schema_for, write_jsonl
 
 ROWS_PER_TABLE = 1024  # rows buffered before they go to the files as one table
 TOKENS_PER_TABLE = 1 << 20  # ... or tokens, whichever comes first: bounds a worker's buffer
@@ -44,9 +44,11 @@ def temp_paths(split: str) -> dict[str, str]:
     return {"parquet": f"parquet/{stem}.parquet", "jsonl": f"jsonl/{stem}.jsonl", "arrow": f"hf/{split}/{stem}.arrow"}
 
 
-def write_shard(tmp_root: str, split: str, rows: list[dict], order=(), shard: int | None = None) -> dict:
+def write_shard(
+    tmp_root: str, split: str, rows: list[dict], order=(), shard: int | None = None, packed: bool = False
+) -> dict:
     """Write one whole shard (fixed sharding, or an empty split) in all three formats."""
-    out = _Shard(tmp_root, split, order, shard)
+    out = _Shard(tmp_root, split, order, shard, packed)
     for i in range(0, len(rows), ROWS_PER_TABLE):
         out.files.write(rows[i : i + ROWS_PER_TABLE])
     return out.close(empty_ok=True)
@@ -56,9 +58,10 @@ class _Shard:
     """A shard being written under the temporary folder; rows are buffered and go out a table at a
     time. `order` sorts a split's shards for naming; `shard` is set when the shard count is fixed."""
 
-    def __init__(self, tmp_root: str, split: str, order, shard: int | None = None):
+    def __init__(self, tmp_root: str, split: str, order, shard: int | None = None, packed: bool = False):
         self.split, self.order, self.shard, self.paths = split, order, shard, temp_paths(split)
-        self.files = ShardFiles({fmt: join(tmp_root, rel) for fmt, rel in self.paths.items()})
+        urls = {fmt: join(tmp_root, rel) for fmt, rel in self.paths.items()}
+        self.files = ShardFiles(urls, schema_for(packed))
         self.rows: list[dict] = []
         self.tokens = 0
 
@@ -90,8 +93,8 @@ class _Shard:
 class _WriteRolling(beam.DoFn):
     """(split, sort_key, row) -> shards written by this bundle (one dict each, in finish_bundle)."""
 
-    def __init__(self, tmp_root: str, tokens_per_shard: int):
-        self._tmp, self._per_shard = tmp_root, tokens_per_shard
+    def __init__(self, tmp_root: str, tokens_per_shard: int, packed: bool = False):
+        self._tmp, self._per_shard, self._packed = tmp_root, tokens_per_shard, packed
 
     def start_bundle(self):
         self._abort()  # shards a failed bundle left open
@@ -103,7 +106,7 @@ class _WriteRolling(beam.DoFn):
         try:
             shard = self._open.get(split)
             if shard is None:
-                shard = self._open[split] = _Shard(self._tmp, split, sort_key)
+                shard = self._open[split] = _Shard(self._tmp, split, sort_key, packed=self._packed)
             buffer_full = shard.add(row)
             if shard.files.tokens + shard.tokens >= self._per_shard:  # the shard is complete
                 self._done.append(self._open.pop(split).close())
@@ -145,13 +148,13 @@ class _WriteFixedShard(beam.DoFn):
 class WriteShards(beam.PTransform):
     """(split, sort_key, row) -> one dict per written shard (kind, split, order, shard, rows, files)."""
 
-    def __init__(self, tmp_root: str, num_shards: int = 0, tokens_per_shard: int = 5_000_000):
+    def __init__(self, tmp_root: str, num_shards: int = 0, tokens_per_shard: int = 5_000_000, packed: bool = False):
         super().__init__()
-        self._tmp, self._fixed, self._per_shard = tmp_root, num_shards, tokens_per_shard
+        self._tmp, self._fixed, self._per_shard, self._packed = tmp_root, num_shards, tokens_per_shard, packed
 
     def expand(self, rows):
-        if not self._fixed:
-            return rows | "WriteRolling" >> beam.ParDo(_WriteRolling(self._tmp, self._per_shard))
+        if not self._fixed:  # (packed rows: automatic sharding only, config.py)
+            return rows | "WriteRolling" >> beam.ParDo(_WriteRolling(self._tmp, self._per_shard, self._packed))
         n = self._fixed
         return (
             rows
