@@ -31,7 +31,8 @@ _HELP = {
     "(also a --system_prompt holding one: an error, or kept)",
     "num_shards": "output shards per split with the same contents on every runner (0: written as rows come, "
     "a new shard every --tokens_per_shard tokens)",
-    "tokens_per_shard": "tokens per output shard when --num_shards is 0",
+    "tokens_per_shard": "tokens per output shard when --num_shards is 0 (short shards are merged: at most "
+    "ceil(tokens / N) + 1 per split)",
     "batch_dialogues": "dialogues tokenized together in one batch",
     "input_chunk_mb": "a big JSONL or Parquet input file is read by several workers, in parts of about this size",
     "same_role_turns": "consecutive turns of one role: merge (joined by a blank line) or reject (bad_turn)",
