@@ -31,7 +31,8 @@ _HELP = {
     "(also a --system_prompt holding one: an error, or kept)",
     "num_shards": "output shards per split with the same contents on every runner (0: written as rows come, "
     "a new shard every --tokens_per_shard tokens)",
-    "tokens_per_shard": "tokens per output shard when --num_shards is 0",
+    "tokens_per_shard": "tokens per output shard when --num_shards is 0 (short shards are merged: at most "
+    "ceil(tokens / N) + 1 per split)",
     "batch_dialogues": "dialogues tokenized together in one batch",
     "packing": "pack several examples into each row of at most --max_seq_length tokens (best-fit decreasing, "
     "seq_lengths column, for padding-free training)",

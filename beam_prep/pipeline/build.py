@@ -79,4 +79,6 @@ def build_pipeline(
         | "AllCounts" >> beam.Flatten()
         | "MergeCounts" >> beam.CombineGlobally(MergeCounters())
     )
-    return (written, counts) | "Finalize" >> Finalize(config.output, tmp_root, manifest, config.num_shards)
+    return (written, counts) | "Finalize" >> Finalize(
+        config.output, tmp_root, manifest, config.num_shards, config.tokens_per_shard
+    )

@@ -1,5 +1,6 @@
-"""Finalize: once every shard is written, move them into place, write the HF metadata,
-stats.json and manifest.json, remove the temporary folder, and write _SUCCESS last."""
+"""Finalize: once every shard is written, merge the small ones (pipeline/compact.py), move them into
+place, write the HF metadata, stats.json and manifest.json, remove the temporary folder, and write
+_SUCCESS last."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from beam_prep.core.stats import packing_stats, summarize
 from beam_prep.io.card import PLOT_NAME, card_text, histogram_png
 from beam_prep.io.fs import join, move_files, url_to_fs
 from beam_prep.io.hf import write_dict_metadata, write_split_metadata
+from beam_prep.pipeline.compact import CompactShards
 from beam_prep.pipeline.write import final_names, missing_shards, write_shard
 
 OUTPUT_ENTRIES = ("parquet", "jsonl", "hf", "rejects", "stats.json", "manifest.json", "README.md", PLOT_NAME)
@@ -70,12 +72,17 @@ def _write_json(fs, path: str, value: dict) -> None:
 class Finalize(beam.PTransform):
     """Runs once, after `written` (all shards) and `counts` (all stats) are complete."""
 
-    def __init__(self, output: str, tmp_root: str, manifest: dict, fixed_shards: int = 0):
+    def __init__(
+        self, output: str, tmp_root: str, manifest: dict, fixed_shards: int = 0, tokens_per_shard: int = 5_000_000
+    ):
         super().__init__()
         self._output, self._tmp, self._manifest, self._fixed = output, tmp_root, manifest, fixed_shards
+        self._per_shard = tokens_per_shard
 
     def expand(self, inputs):
         written, counts = inputs
+        if not self._fixed:  # automatic sharding: merge the small shards that bundle ends left
+            written = written | "CompactShards" >> CompactShards(self._tmp, self._per_shard)
         return (
             written.pipeline
             | "Once" >> beam.Create([None])

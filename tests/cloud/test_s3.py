@@ -161,7 +161,8 @@ def test_wrong_secret_is_a_one_line_error_from_the_cli(uploaded, s3_server):
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert lines[0].startswith(f"beam_prep: error: --tokenizer '{config().tokenizer}/tokenizer.json': access denied")
+    # The inputs are checked first (before the tokenizer is fetched and loaded).
+    assert lines[0].startswith(f"beam_prep: error: --input '{config().input[0]}': access denied")
     assert "AWS_ACCESS_KEY_ID" in lines[0]  # says where credentials come from
     assert wrong not in done.stderr + done.stdout and s3_server.keys["writer"].secret not in done.stderr
 

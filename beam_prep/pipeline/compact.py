@@ -1,0 +1,76 @@
+"""CompactShards: merge the small shards that bundle ends leave, before Finalize names them.
+
+With automatic sharding each bundle closes its own shard of each split when it ends, so a runner
+that cuts many small bundles (Dataflow does) would leave many small files. Every shard the writer
+closed because it was full holds at least --tokens_per_shard tokens (T_s); the others are merged in
+groups of consecutive shards (in naming order) of at least T_s tokens each, except a split's last
+group. So each split ends with at most floor(tokens / T_s) + 1 <= ceil(tokens / T_s) + 1 shards,
+each merged one holding less than 2 x T_s tokens (its parts are each below T_s).
+
+Groups are merged in parallel, one per worker at a time, streaming: a Parquet batch is read and
+its rows written on through the shard writer's bounded buffer, on local disk and on buckets alike.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+
+from beam_prep.io.fs import join, url_to_fs
+from beam_prep.pipeline.write import ROWS_PER_TABLE, _Shard
+
+
+def plan_compaction(written: list[dict], tokens_per_shard: int) -> list[list[dict]]:
+    """Groups of shards to write as one: a full shard (or a rejects file) alone, the small shards
+    of a split in consecutive groups of at least `tokens_per_shard` tokens (the last may be less)."""
+    groups = [[w] for w in written if w["kind"] != "examples" or w["tokens"] >= tokens_per_shard]
+    small = sorted(
+        (w for w in written if w["kind"] == "examples" and w["tokens"] < tokens_per_shard),
+        key=lambda w: (w["split"], w["order"], w["files"]["parquet"]),
+    )
+    group: list[dict] = []
+    for i, w in enumerate(small):
+        group.append(w)
+        last_of_split = i + 1 == len(small) or small[i + 1]["split"] != w["split"]
+        if last_of_split or sum(g["tokens"] for g in group) >= tokens_per_shard:
+            groups.append(group)
+            group = []
+    return groups
+
+
+def merge_shards(group: list[dict], tmp_root: str) -> dict:
+    """One shard with the rows of `group`, in order (a group of one is returned as it is)."""
+    if len(group) == 1:
+        return group[0]
+    first = group[0]
+    out = _Shard(tmp_root, first["split"], first["order"])
+    try:
+        for w in group:
+            fs, path = url_to_fs(join(tmp_root, w["files"]["parquet"]))
+            with fs.open(path, "rb") as f:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=ROWS_PER_TABLE):
+                    for row in batch.to_pylist():
+                        if out.add(row):
+                            out.flush()
+        return out.close(empty_ok=True)
+    except BaseException:
+        out.files.abort()
+        raise
+
+
+class CompactShards(beam.PTransform):
+    """Every written shard -> the shards to name: small ones merged (see the module docstring)."""
+
+    def __init__(self, tmp_root: str, tokens_per_shard: int):
+        super().__init__()
+        self._tmp, self._per_shard = tmp_root, tokens_per_shard
+
+    def expand(self, written):
+        return (
+            written.pipeline
+            | "Plan" >> beam.Create([None])
+            | "PlanMerges"
+            >> beam.FlatMap(lambda _, w, n: plan_compaction(w, n), beam.pvalue.AsList(written), self._per_shard)
+            | "SpreadMerges" >> beam.Reshuffle()
+            | "MergeShards" >> beam.Map(merge_shards, self._tmp)
+        )
