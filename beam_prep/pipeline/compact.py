@@ -38,12 +38,13 @@ def plan_compaction(written: list[dict], tokens_per_shard: int) -> list[list[dic
     return groups
 
 
-def merge_shards(group: list[dict], tmp_root: str) -> dict:
-    """One shard with the rows of `group`, in order (a group of one is returned as it is)."""
+def merge_shards(group: list[dict], tmp_root: str, packed: bool = False) -> dict:
+    """One shard with the rows of `group`, in order (a group of one is returned as it is); `packed`:
+    the shards hold packed rows (--packing), written again with the packed schema."""
     if len(group) == 1:
         return group[0]
     first = group[0]
-    out = _Shard(tmp_root, first["split"], first["order"])
+    out = _Shard(tmp_root, first["split"], first["order"], packed=packed)
     try:
         for w in group:
             fs, path = url_to_fs(join(tmp_root, w["files"]["parquet"]))
@@ -61,9 +62,9 @@ def merge_shards(group: list[dict], tmp_root: str) -> dict:
 class CompactShards(beam.PTransform):
     """Every written shard -> the shards to name: small ones merged (see the module docstring)."""
 
-    def __init__(self, tmp_root: str, tokens_per_shard: int):
+    def __init__(self, tmp_root: str, tokens_per_shard: int, packed: bool = False):
         super().__init__()
-        self._tmp, self._per_shard = tmp_root, tokens_per_shard
+        self._tmp, self._per_shard, self._packed = tmp_root, tokens_per_shard, packed
 
     def expand(self, written):
         return (
@@ -72,5 +73,5 @@ class CompactShards(beam.PTransform):
             | "PlanMerges"
             >> beam.FlatMap(lambda _, w, n: plan_compaction(w, n), beam.pvalue.AsList(written), self._per_shard)
             | "SpreadMerges" >> beam.Reshuffle()
-            | "MergeShards" >> beam.Map(merge_shards, self._tmp)
+            | "MergeShards" >> beam.Map(merge_shards, self._tmp, self._packed)
         )

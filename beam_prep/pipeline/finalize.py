@@ -82,7 +82,9 @@ class Finalize(beam.PTransform):
     def expand(self, inputs):
         written, counts = inputs
         if not self._fixed:  # automatic sharding: merge the small shards that bundle ends left
-            written = written | "CompactShards" >> CompactShards(self._tmp, self._per_shard)
+            written = written | "CompactShards" >> CompactShards(
+                self._tmp, self._per_shard, bool(self._manifest["config"].get("packing"))
+            )
         return (
             written.pipeline
             | "Once" >> beam.Create([None])

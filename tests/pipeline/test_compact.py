@@ -113,3 +113,28 @@ def test_a_run_whose_bundles_end_after_every_row(tmp_path, monkeypatch):
         assert sorted(hf[split]["id"]) == expected_rows[split]
         assert len(list((tmp_path / "out" / "parquet").glob(f"{split}-*"))) == stats["output"]["shards"][split]
     assert stats["splits"] == expected["splits"] and not (tmp_path / "out" / "_temporary").exists()
+
+
+def test_packed_shards_are_merged_with_the_packed_schema(tmp_path, monkeypatch):
+    """--packing with one-row bundles: the merged shards keep seq_lengths and every packed example."""
+    write_corpus(tmp_path / "in", n=60)
+    config = RunConfig(
+        input=[str(tmp_path / "in" / "part-*")], output=str(tmp_path / "out"),
+        max_seq_length=256, val_fraction=0.2, tokens_per_shard=2000, packing=True,
+    )  # fmt: skip
+    process = write._WriteRolling.process
+
+    def one_row_bundles(self, element):
+        process(self, element)
+        for split in list(self._open):
+            self._done.append(self._open.pop(split).close())
+
+    monkeypatch.setattr(write._WriteRolling, "process", one_row_bundles)
+    stats = run_job(config, IN_PROCESS)
+    hf = datasets.load_from_disk(str(tmp_path / "out" / "hf"))
+    for split in SPLITS:
+        rows = hf[split].to_list()
+        assert sum(len(r["id"]) for r in rows) == stats["splits"][split]["examples"]
+        assert all(sum(r["seq_lengths"]) == len(r["input_ids"]) == len(r["labels"]) for r in rows)
+        tokens = sum(len(r["input_ids"]) for r in rows)
+        assert stats["output"]["shards"][split] <= math.ceil(tokens / config.tokens_per_shard) + 1
