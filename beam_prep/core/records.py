@@ -25,6 +25,9 @@ REJECT_REASONS = (
     "no_assistant_turn",  # nothing to train on: no assistant turn after a user turn
     "special_tokens_in_content",  # message text that a trainer would parse as control tokens
     "too_long",  # cannot fit max_seq_length even with a single user turn of context
+    "record_too_large",  # a line (a .json value) over --max_record_mb: skipped unread
+    "internal_error",  # a record on which beam_prep itself failed: the detail has the exception
+    "template_error",  # the template raised on this example's window (e.g. its raise_exception)
 )
 
 
@@ -37,6 +40,7 @@ class RawRecord:
     value: object = None  # the decoded JSON value when error is None
     error: str | None = None  # a reject reason when the record could not be decoded
     excerpt: str = ""  # bounded raw text for the rejects output
+    detail: str = ""  # what is wrong, when error is set
 
 
 @dataclass(slots=True, frozen=True)
