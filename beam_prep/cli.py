@@ -37,6 +37,8 @@ _HELP = {
     "leading_assistant": "assistant turns before the first user turn: drop or reject (bad_turn)",
     "unknown_roles": "turns whose role is neither known nor in --role_map: reject (unknown_role) or skip",
     "role_map": "extra roles, e.g. tool=assistant,function=skip (targets: system, user, assistant, skip)",
+    "max_record_mb": "a longer input line (.json value) is rejected unread as record_too_large",
+    "internal_errors": "a record beam_prep itself fails on: reject it (internal_error, counted) or fail the run",
     "verbose": "show Beam's own INFO logging",
 }
 

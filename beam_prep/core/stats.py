@@ -8,7 +8,7 @@ from beam_prep.core.records import SPLITS
 
 PERCENTILES = (50, 90, 99)
 # Rejects of single examples (a dialogue may still give other examples), not of input records.
-EXAMPLE_REASONS = ("too_long",)
+EXAMPLE_REASONS = ("too_long", "template_error")
 # Rejects of a whole dialogue after normalisation kept it.
 DIALOGUE_REASONS = ("special_tokens_in_content",)
 FILE_PART = "unreadable_file"  # a file or part of one that could not be read: not a record
@@ -18,13 +18,15 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
     """stats.json from merged counters. Keys (pipeline/read.py, pipeline/truncate.py):
 
     ("file_read", source), ("records_read", source), ("dialogues_kept", source),
-    ("rejected", reason, source), ("examples_rejected", reason), ("repaired", repair),
+    ("rejected", reason, source[, level]), ("examples_rejected", reason), ("repaired", repair),
     ("dialogues" | "dialogues_rejected" | "examples" | "truncated" | "turns_dropped", split),
     ("file_examples", source, split), ("tokens", split, num_tokens).
 
     Per file, records_read == dialogues_kept + records_rejected: every record read ends as a kept
     dialogue or one reject line. `unreadable` counts the unreadable parts of the file (one reject
-    line each, not records); examples_rejected counts too_long examples.
+    line each, not records); examples_rejected counts too_long examples. A reject's level ("example",
+    "dialogue": after normalisation kept it) follows from its reason, or is the key's 4th item where
+    one reason happens at several levels (internal_error, core/failures.py).
     """
     files: dict = {}
     rejects: dict = defaultdict(int)
@@ -54,19 +56,20 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
             file(key[1])[kind] += n
         elif kind == "rejected":
             reason, entry = key[1], file(key[2])
+            level = key[3] if len(key) > 3 else None
             rejects[reason] += n
             entry["rejects"][reason] = entry["rejects"].get(reason, 0) + n
             if reason == FILE_PART:
                 entry["unreadable"] += n
-            elif reason in EXAMPLE_REASONS:
+            elif level == "example" or (level is None and reason in EXAMPLE_REASONS):
                 entry["examples_rejected"] += n
             else:
                 entry["records_rejected"] += n
-                if reason in DIALOGUE_REASONS:
+                if level == "dialogue" or reason in DIALOGUE_REASONS:
                     entry["dialogues_kept"] -= n
         elif kind == "file_examples":
             file(key[1])["examples"][key[2]] = file(key[1])["examples"].get(key[2], 0) + n
-        elif kind == "examples_rejected" and key[1] in EXAMPLE_REASONS:  # not whole dialogues
+        elif kind == "examples_rejected" and key[1] not in DIALOGUE_REASONS:  # not whole dialogues
             examples_rejected[key[1]] += n
         elif kind == "repaired":
             repairs[key[1]] += n

@@ -5,6 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
+from beam_prep.core.failures import contain
 from beam_prep.core.records import Example, Reject
 from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
@@ -12,11 +13,30 @@ from beam_prep.pipeline.stats import STATS, CountingDoFn
 from beam_prep.pipeline.worker import FitterSpec, acquire
 
 
-class _Fit(CountingDoFn):
-    """Buffers the examples of `batch_dialogues` dialogues, then fits them in one tokenizer batch."""
+def example_counts(split: str, source: str, num_tokens: int, dropped_turns: int) -> list[tuple[tuple, int]]:
+    """The counts of one fitted example; a later stage that rejects it takes them back (n * -1)."""
+    counts = [(("examples", split), 1), (("file_examples", source, split), 1), (("tokens", split, num_tokens), 1)]
+    if dropped_turns:
+        counts += [(("truncated", split), 1), (("turns_dropped", split), dropped_turns)]
+    return counts
 
-    def __init__(self, spec: FitterSpec, batch_dialogues: int):
-        self._spec, self._batch = spec, batch_dialogues
+
+def reject_example(count, reject: Reject, split: str, num_tokens: int, dropped_turns: int) -> None:
+    """Count an example rejected after it was fitted (rendering, writing): its counts taken back."""
+    count(("rejected", reject.reason, reject.source, "example"))
+    count(("examples_rejected", reject.reason))
+    for key, n in example_counts(split, reject.source, num_tokens, dropped_turns):
+        count(key, -n)
+
+
+class _Fit(CountingDoFn):
+    """Buffers the examples of `batch_dialogues` dialogues, then fits them in one tokenizer batch.
+
+    A batch that fails is fitted again dialogue by dialogue; a dialogue that fails alone is one
+    reject (core/failures.py), and the other dialogues of the batch are kept."""
+
+    def __init__(self, spec: FitterSpec, batch_dialogues: int, strict: bool = False):
+        self._spec, self._batch, self._strict = spec, batch_dialogues, strict
 
     def setup(self):
         self._fitter = acquire(self._spec)
@@ -28,9 +48,13 @@ class _Fit(CountingDoFn):
 
     def process(self, example: Example):
         groups, d = self._groups, example.dialogue
-        # A dialogue's examples arrive together; compared by provenance, not identity, in case a
-        # runner does not fuse this step with ExplodeDialogues and each example brings its own copy.
-        if groups and (groups[-1][0].id, groups[-1][0].source, groups[-1][0].line) == (d.id, d.source, d.line):
+        # A dialogue's examples arrive together, targets in increasing order; compared by provenance,
+        # not identity, in case a runner does not fuse this step with ExplodeDialogues and each
+        # example brings its own copy. Two dialogues sharing an id and a line (equal values on one
+        # line of a .json file) are told apart by the target order: never mixed into one group.
+        last = groups[-1] if groups else None
+        same = last is not None and (last[0].id, last[0].source, last[0].line) == (d.id, d.source, d.line)
+        if same and example.end > last[1][-1].end:
             groups[-1][1].append(example)
             return
         if len(groups) >= self._batch:
@@ -45,7 +69,13 @@ class _Fit(CountingDoFn):
         groups, self._groups = self._groups, []
         examples = rejects = 0
         splits = {(d.id, d.source, d.line): d.split for d, _ in groups}
-        for out in self._fitter.fit(groups):
+        outputs, failed = self._fit_contained(groups)
+        for out, split in failed:  # whole dialogues, no longer in their split
+            self.count(("rejected", out.reason, out.source, "dialogue"))
+            self.count(("dialogues_rejected", split))
+            rejects += 1
+            yield beam.pvalue.TaggedOutput(REJECTS, GlobalWindows.windowed_value(out) if wrap else out)
+        for out in outputs:
             if isinstance(out, Reject):
                 self.count(("rejected", out.reason, out.source))
                 if out.reason == "special_tokens_in_content":  # a whole dialogue, no longer in its split
@@ -55,24 +85,38 @@ class _Fit(CountingDoFn):
                 rejects += 1
                 yield beam.pvalue.TaggedOutput(REJECTS, value)
             else:
-                split = out.dialogue.split
-                self.count(("examples", split))
-                self.count(("file_examples", out.dialogue.source, split))
-                if out.dropped_turns:
-                    self.count(("truncated", split))
-                    self.count(("turns_dropped", split), out.dropped_turns)
-                self.count(("tokens", split, len(out.input_ids)))
+                d = out.dialogue
+                for key, n in example_counts(d.split, d.source, len(out.input_ids), out.dropped_turns):
+                    self.count(key, n)
                 examples += 1
                 yield GlobalWindows.windowed_value(out) if wrap else out
         self._progress.add(len(groups), examples, rejects)
+
+    def _fit_contained(self, groups: list[tuple]) -> tuple[list, list[tuple[Reject, str]]]:
+        """The fitter's outputs for `groups`, and (reject, split) of each dialogue it fails on alone."""
+        if not groups:
+            return [], []
+        d = groups[0][0]
+        where = {"source": d.source, "line": d.line, "dialogue_id": d.id, "strict": self._strict}
+        outputs, failure = contain(lambda: list(self._fitter.fit(groups)), **where)
+        if failure is None:
+            return outputs, []
+        if len(groups) == 1:
+            return [], [(failure, d.split)]
+        outputs, failed = [], []
+        for group in groups:
+            more, lost = self._fit_contained([group])
+            outputs += more
+            failed += lost
+        return outputs, failed
 
 
 class TruncateExamples(beam.PTransform):
     """examples -> tagged outputs: fitted examples (main), rejects (too_long, ...), stats."""
 
-    def __init__(self, spec: FitterSpec, batch_dialogues: int = 64):
+    def __init__(self, spec: FitterSpec, batch_dialogues: int = 64, strict: bool = False):
         super().__init__()
-        self._fn = _Fit(spec, batch_dialogues)
+        self._fn = _Fit(spec, batch_dialogues, strict)
 
     def expand(self, examples):
         return examples | "FitToBudget" >> beam.ParDo(self._fn).with_outputs(REJECTS, STATS, main="examples")
