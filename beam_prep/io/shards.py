@@ -56,6 +56,19 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
     return pa.table(columns, schema=SCHEMA)
 
 
+class RowsRefused(ValueError):
+    """Rows that cannot be encoded (Arrow refuses a value): nothing of them was written."""
+
+
+def encode_rows(rows: list[dict]) -> tuple[pa.Table, bytes]:
+    """The table and the JSON lines of `rows`; RowsRefused if a row cannot be encoded."""
+    try:
+        table = rows_to_table(rows)
+        return table, _json_lines(rows, table)
+    except Exception as exc:
+        raise RowsRefused(f"{type(exc).__name__}: {exc}") from exc
+
+
 class ShardFiles:
     """One shard in all three formats, written table by table: Parquet (one or more row groups per
     table), JSON lines, and an Arrow stream file as `datasets.Dataset.save_to_disk` writes it (schema
@@ -71,11 +84,11 @@ class ShardFiles:
     def write(self, rows: list[dict]) -> None:
         if not rows:
             return
+        table, lines = encode_rows(rows)  # before the files: rows refused leave them as they were
         try:
-            table = rows_to_table(rows)
             parquet, jsonl, arrow = self._writers or self._open()
             parquet.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
-            jsonl.write(_json_lines(rows, table))
+            jsonl.write(lines)
             arrow.write_table(table.replace_schema_metadata(_arrow_schema().metadata), max_chunksize=1000)
         except BaseException:
             self.abort()

@@ -135,13 +135,14 @@ def test_a_template_that_raises_on_long_windows_costs_those_examples_only(hostil
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory):
-    """One in-process run where normalising, fitting and rendering each fail on one record."""
+    """One in-process run where normalising, fitting, rendering and writing each fail on one record."""
     from beam_prep.core import fit as core_fit
+    from beam_prep.io import shards
     from beam_prep.pipeline import read, render
 
     root = tmp_path_factory.mktemp("failing")
     (root / "in").mkdir()
-    names = ["bad-norm", "bad-fit", "bad-render"]
+    names = ["bad-norm", "bad-fit", "bad-render", "bad-write"]
     records = [pair(f"question {i}", id=f"ok-{i}") for i in range(6)]
     records += [{"id": n, "messages": pair("q1", "a1")["messages"] + pair("q2", "a2")["messages"]} for n in names]
     (root / "in" / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -155,6 +156,12 @@ def failing(tmp_path_factory):
         return patched
 
     normalize, fit_batch, window_text = read.normalize, core_fit.Fitter.fit, render.window_text
+    rows_to_table = shards.rows_to_table
+
+    def to_table(rows):
+        if any(r["dialogue_id"] == "bad-write" for r in rows):
+            raise OverflowError("injected failure on bad-write")
+        return rows_to_table(rows)
 
     def fit(self, items):
         items = list(items)
@@ -165,6 +172,7 @@ def failing(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(read, "normalize", fail_on("bad-norm", normalize, lambda r, *_: r.value.get("id")))
         mp.setattr(core_fit.Fitter, "fit", fit)
+        mp.setattr(shards, "rows_to_table", to_table)
         mp.setattr(
             render, "window_text", fail_on("bad-render3", window_text, lambda f, ex: ex.dialogue.id + str(ex.end))
         )
@@ -179,15 +187,17 @@ def failing(tmp_path_factory):
 def test_a_failure_in_any_stage_is_one_reject_and_the_run_goes_on(failing):
     root, stats, rows, rejects = failing
     assert_accounted(stats, rejects)
-    errors = {r["dialogue_id"] or r["line"]: r for r in rejects if r["reason"] == "internal_error"}
-    assert set(errors) == {7, "bad-fit", "bad-render"}  # bad-norm failed before it had an id: line 7
-    for r in errors.values():
-        assert r["detail"].startswith("ValueError: injected failure on bad-")
+    errors = sorted(
+        (r["dialogue_id"] or str(r["line"]), r["detail"]) for r in rejects if r["reason"] == "internal_error"
+    )
+    assert [who for who, _ in errors] == ["7", "bad-fit", "bad-render", "bad-write", "bad-write"]  # 7: bad-norm's line
+    for _, detail in errors:
+        assert "Error: injected failure on bad-" in detail
     kept = sorted((r["dialogue_id"], r["turn_index"]) for r in rows)
-    # bad-render lost the one example that failed; bad-fit its dialogue; the rest are all there
+    # bad-render lost the one example that failed, bad-write both, bad-fit its dialogue; the rest are there
     assert kept == sorted([(f"ok-{i}", 1) for i in range(6)] + [("bad-render", 1)])
-    assert stats["rejects"] == {"internal_error": 3}
-    assert stats["records"]["dialogues_kept"] == 7 and stats["splits"]["train"]["examples"] + stats["splits"][
+    assert stats["rejects"] == {"internal_error": 5}
+    assert stats["records"]["dialogues_kept"] == 8 and stats["splits"]["train"]["examples"] + stats["splits"][
         "validation"
     ]["examples"] == len(rows)
 
@@ -195,5 +205,5 @@ def test_a_failure_in_any_stage_is_one_reject_and_the_run_goes_on(failing):
 def test_the_summary_shows_internal_errors_first_and_strict_mode_fails(failing):
     root, stats, _, _ = failing
     lines = summary_lines(stats, str(root / "out"), BUDGET)
-    assert lines[0].startswith("WARNING: beam_prep failed on 3 record(s)")
+    assert lines[0].startswith("WARNING: beam_prep failed on 5 record(s)")
     assert not (root / "strict" / "_SUCCESS").exists()
