@@ -35,7 +35,9 @@ def pair(user: str, assistant: str = "Sure.", **extra) -> dict:
 
 def read_output(out: Path):
     rows = [r for f in sorted((out / "parquet").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
-    rejects = [json.loads(x) for f in sorted((out / "rejects").glob("*.jsonl")) for x in f.read_text().splitlines()]
+    rejects = [
+        json.loads(x) for f in sorted((out / "rejects").glob("*.jsonl")) for x in f.read_text().split("\n") if x
+    ]  # not splitlines: \x1e, \u2028 are text
     return json.loads((out / "stats.json").read_text()), rows, rejects
 
 
