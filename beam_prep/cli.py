@@ -46,6 +46,8 @@ _HELP = {
     "none, id_suffix (any id <base>_<n>), field:NAME or field:NAME:ORDER",
     "duplicates": "an example whose memory and target equal another's: drop (written once) or keep every copy",
     "validation_train_targets": "validation examples whose target is also trained verbatim: keep or drop",
+    "max_record_mb": "a longer input line (.json value) is rejected unread as record_too_large",
+    "internal_errors": "a record beam_prep itself fails on: reject it (internal_error, counted) or fail the run",
     "verbose": "show Beam's own INFO logging",
     "dry_run": "build and translate the job for the runner (Dataflow: Beam's own dry run), print its stages "
     "and where the output would go, write nothing",

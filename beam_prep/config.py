@@ -11,6 +11,8 @@ import yaml
 
 from beam_prep.core.conversation import ConversationKey, parse_conversation_key
 from beam_prep.core.explode import MODES
+from beam_prep.core.failures import INTERNAL_ERROR_CHOICES
+from beam_prep.core.limits import RECORD_MB
 from beam_prep.core.normalize import INPUT_FORMATS, Policy, parse_role_map
 
 BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
@@ -52,6 +54,8 @@ class RunConfig:
     conversation_key: str = "auto"  # records of one conversation (core/conversation.py; docs/input.md)
     duplicates: str = "drop"  # drop: an example equal to one kept (memory and target) is written once
     validation_train_targets: str = "keep"  # drop: no validation example whose target is trained verbatim
+    max_record_mb: float = RECORD_MB  # a longer line (.json value) is rejected unread: record_too_large
+    internal_errors: str = "reject"  # a record beam_prep fails on: reject it (internal_error) or fail the run
     verbose: bool = False
     dry_run: bool = False  # translate the job for the runner, print the plan, write nothing
     pipeline_options: dict = field(default_factory=dict)
@@ -64,6 +68,9 @@ class RunConfig:
         _choice("input_format", self.input_format, INPUT_FORMATS)
         _choice("mode", self.mode, MODES)
         _choice("special_tokens_in_content", self.special_tokens_in_content, SPECIAL_POLICIES)
+        _choice("internal_errors", self.internal_errors, INTERNAL_ERROR_CHOICES)
+        if not isinstance(self.max_record_mb, (int, float)) or not self.max_record_mb > 0:
+            raise ConfigError(f"--max_record_mb must be a positive number, got {self.max_record_mb!r}")
         if not isinstance(self.max_seq_length, int) or self.max_seq_length <= 0:
             raise ConfigError(f"--max_seq_length must be a positive integer, got {self.max_seq_length!r}")
         if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction < 1:

@@ -13,7 +13,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_prep.checks import check, manifest_for
 from beam_prep.config import ConfigError, RunConfig, pipeline_args
-from beam_prep.io.fs import common_root, join, url_to_fs
+from beam_prep.core.limits import turn_char_limit
+from beam_prep.core.loading import TOKENIZER_FILES
+from beam_prep.io.fs import common_root, join, localize_dir, url_to_fs
 from beam_prep.io.lock import LockHeld, OutputLock
 from beam_prep.pipeline.build import build_pipeline
 from beam_prep.pipeline.finalize import TEMP_DIR
@@ -68,9 +70,10 @@ def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
             tmp_root = join(config.output, TEMP_DIR, run_id)
             log.info("%d input files -> %s (run %s)", len(files), config.output, run_id)
             started = time.time()
+            max_turn_chars = turn_char_limit(localize_dir(config.tokenizer, TOKENIZER_FILES), config.max_seq_length)
             try:
                 with beam.Pipeline(options=options) as p:
-                    build_pipeline(p, config, spec, files, common_root(files), tmp_root, manifest)
+                    build_pipeline(p, config, spec, files, common_root(files), tmp_root, manifest, max_turn_chars)
             except BaseException:  # a failure, Ctrl-C or SIGTERM: nothing of this run is kept
                 _remove(fs, join(out_path, TEMP_DIR, run_id))
                 raise

@@ -31,7 +31,7 @@ def summary_lines(stats: dict, output: str, max_seq_length: int) -> list[str]:
     for key in ("p50", "p90", "p99", "max"):
         rows.append((f"num_tokens {key}", lambda s, k=key: stats["num_tokens"].get(s, {}).get(k, "-")))
     header = f"{'':<16}" + "".join(f"{s:>12}" for s in splits)
-    lines = [header]
+    lines = internal_error_lines(stats) + [header]
     for label, value in rows:
         cells = "".join(f"{value(s):>12,}" if isinstance(value(s), int) else f"{value(s):>12}" for s in splits)
         lines.append(f"{label:<16}{cells}")
@@ -57,6 +57,18 @@ def summary_lines(stats: dict, output: str, max_seq_length: int) -> list[str]:
         lines.append(f"wall time: {stats['wall_seconds']:.1f} s")
     lines.append(f"output: {output}  (parquet/, jsonl/, hf/, rejects/, README.md, num_tokens.png, stats.json)")
     return lines
+
+
+def internal_error_lines(stats: dict) -> list[str]:
+    """A warning above everything when beam_prep itself failed on records (core/failures.py)."""
+    n = stats.get("rejects", {}).get("internal_error", 0)
+    if not n:
+        return []
+    return [
+        f"WARNING: beam_prep failed on {n:,} record(s) itself (internal_error, a bug): they are in rejects/ with",
+        "the exception, the run went on without them. --internal_errors fail stops a run at the first one.",
+        "",
+    ]
 
 
 def print_summary(stats: dict, config) -> None:

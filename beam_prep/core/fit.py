@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from beam_prep.core.failures import TEMPLATE_ERROR, failure_detail
 from beam_prep.core.layout import IGNORE_INDEX, WindowLayout, answer_start
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
+from beam_prep.core.templates import TemplateError
 from beam_prep.core.units import instantiate
 
 __all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
@@ -76,8 +78,12 @@ class Fitter(WindowLayout):
         first = start
         for ex in examples:
             start = max(start, ex.start)
-            while start < ex.end and self.count(dialogue, start, ex.end, cache) > budget:
-                start += 2  # drop the oldest user/assistant pair
+            try:
+                while start < ex.end and self.count(dialogue, start, ex.end, cache) > budget:
+                    start += 2  # drop the oldest user/assistant pair
+            except TemplateError as exc:  # the template raised on this window: this example only
+                yield _reject(dialogue, TEMPLATE_ERROR, f"turn {ex.end}: {failure_detail(exc)}")
+                continue
             if start >= ex.end:
                 yield _reject(dialogue, "too_long", f"turn {ex.end} does not fit {budget} tokens with one user turn")
                 continue  # the pointer now sits after this target: later windows cannot include it

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example
-from beam_prep.core.templates import CompiledTemplate, window_roles
+from beam_prep.core.templates import CompiledTemplate, TemplateError, window_roles
 from beam_prep.core.tokenizer import TextEncoder, UnitTokens
 from beam_prep.core.units import Group, Unit, group_units, instantiate, segment, unit_shapes
 
@@ -121,7 +121,11 @@ class WindowLayout:
         canon = self._canonical.get(has_system)
         if canon is None:
             roles = window_roles(has_system, _PROBE_TURNS)
-            skeleton = self._strip_added(self.template.skeleton(roles))
+            try:
+                skeleton = self._strip_added(self.template.skeleton(roles))
+            except TemplateError:  # it raises on long windows: no regular middle, windows counted whole
+                self._canonical[has_system] = {}
+                return {}
             groups = group_units(unit_shapes(skeleton, self.encoder.split_specials))
             by_message = {g.messages[0]: g for g in groups if len(g.messages) == 1}
             mid = len(roles) // 2

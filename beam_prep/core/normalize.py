@@ -6,10 +6,16 @@ as a list of text parts, strip surrounding whitespace, drop empty turns, merge c
 one role (joined by a blank line), drop assistant turns that come before the first user turn. Each
 repair is named in `repairs` so it can be counted; `Policy` says which repairs are made and which
 problems reject the record instead (docs/input.md lists them with their defaults).
+
+A turn's text is under `content` (`value` for sharegpt), or `text` where that key is absent; a turn
+with neither is bad_turn. A dialogue without an id gets `content_id`, a hash of its normalised turns.
+A content too long to fit the budget whatever its tokenization (Policy.max_turn_chars) is cut to one
+character over the bound (repair shortened_unfittable_turn): its examples are too_long as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -28,6 +34,8 @@ ROLE_ALIASES = {
 }
 INPUT_FORMATS = ("auto", "messages", "sharegpt")
 _SCHEMA_KEYS = {"messages": ("messages", "role", "content"), "sharegpt": ("conversations", "from", "value")}
+ALT_CONTENT_KEY = "text"  # read when a turn has no content key: some exports name it so
+ID_PREFIX = "auto-"  # default ids: ID_PREFIX + a BLAKE2b hash of the normalised dialogue (content_id)
 MERGE_SEPARATOR = "\n\n"  # between the contents of merged same-role turns
 PART_SEPARATOR = "\n"  # between the text parts of one content list
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
@@ -50,6 +58,7 @@ class Policy:
     leading_assistant: str = "drop"  # drop assistant turns before the first user turn, or reject (bad_turn)
     unknown_roles: str = "reject"  # a role neither known nor mapped: reject (unknown_role) or skip the turn
     role_map: tuple[tuple[str, str], ...] = ()  # extra roles -> system | user | assistant | skip
+    max_turn_chars: int = 0  # a content longer than this cannot fit the budget (core/limits.py); 0: no bound
 
     def __post_init__(self):
         for name, allowed in POLICY_CHOICES.items():
@@ -104,7 +113,7 @@ def normalize(
         return None, (), Reject(reason, record.source, record.line, _raw_excerpt(record), detail)
 
     if record.error:
-        return None, (), Reject(record.error, record.source, record.line, record.excerpt)
+        return None, (), Reject(record.error, record.source, record.line, record.excerpt, record.detail)
     if not isinstance(value, dict):
         return reject("not_an_object", type(value).__name__)
     schema = _detect(value, input_format)
@@ -126,9 +135,12 @@ def normalize(
         if role == SKIP:
             repairs.append("skipped_role_turn")
             continue
-        content = _content_text(raw_turn.get(content_key))
+        key = content_key if content_key in raw_turn else ALT_CONTENT_KEY
+        if key not in raw_turn:
+            return reject("bad_turn", f"turn {i} has no {content_key!r} (nor {ALT_CONTENT_KEY!r}) field")
+        content = _content_text(raw_turn[key])
         if content is None:
-            return reject("bad_turn", f"turn {i} content is not text: {_kind(raw_turn.get(content_key))}")
+            return reject("bad_turn", f"turn {i} {key} is not text: {_kind(raw_turn[key])}")
         content = content.strip()
         if not _encodable(content):
             return reject("invalid_utf8", f"turn {i} content holds a lone surrogate escape such as \\ud800")
@@ -155,9 +167,15 @@ def normalize(
 
     dialogue_id = value.get("id")
     if dialogue_id is None or (isinstance(dialogue_id, str) and not dialogue_id.strip()):
-        dialogue_id = f"{record.source}:{record.line}"
+        dialogue_id = content_id(turns)
     if not _encodable(str(dialogue_id)):
         return reject("invalid_utf8", "the id holds a lone surrogate escape such as \\ud800")
+    if policy.max_turn_chars and any(len(t.content) > policy.max_turn_chars for t in turns):
+        # Never fits any window: one character over the bound is rejected as the whole would be
+        # (too_long, by the Fitter), without tokenizing or carrying the rest.
+        cut = policy.max_turn_chars + 1
+        turns = [Turn(t.role, t.content[:cut]) if len(t.content) > cut else t for t in turns]
+        repairs.append("shortened_unfittable_turn")
     dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line)
     return dialogue, tuple(repairs), None
 
@@ -179,6 +197,18 @@ def finish(turns: list[Turn], policy: Policy = DEFAULT_POLICY) -> tuple[list[Tur
     if not any(t.role == ASSISTANT for t in turns[first:]):
         return turns, "", ("no_assistant_turn",)
     return turns, repair, None
+
+
+def content_id(turns: list[Turn]) -> str:
+    """The default id of a dialogue without one: a hash of its normalised turns (roles and
+    contents), so it does not change when the file is renamed, moved, compressed or reordered.
+    Identical dialogues share it (they are duplicates); any other difference changes it."""
+    h = hashlib.blake2b(digest_size=10, person=b"beam_prep.id")
+    for turn in turns:
+        content = turn.content.encode("utf-8")
+        h.update(f"{turn.role}\0{len(content)}\0".encode())
+        h.update(content)
+    return ID_PREFIX + h.hexdigest()
 
 
 def _raw_excerpt(record: RawRecord) -> str:

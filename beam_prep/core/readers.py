@@ -6,6 +6,13 @@ error (invalid_utf8, invalid_json), and a file that breaks part-way (a torn gzip
 off, a damaged parquet row group) yields what could be read, then one RawRecord with
 error="unreadable_file" for each part it could not read. An empty file yields nothing.
 
+A byte order mark is skipped wherever a record may start (the start of any line, between the
+values of a .json file), as files concatenated with `cat` carry one at each join. Binary columns of a
+Parquet file are decoded as UTF-8 (a value that is not UTF-8 is an invalid_utf8 record).
+
+A line (a .json value) longer than `max_record_bytes` (characters for .json) is a record_too_large
+record without being decoded or held whole: a reader holds at most that much of one line.
+
 A .json file holds one array of records; a .json file that does not start with `[` is read as
 JSON values one after another (one object, or JSON lines), as `datasets.load_dataset("json")` does.
 
@@ -29,8 +36,10 @@ from beam_prep.core.records import RawRecord
 EXCERPT_CHARS = 300
 SUFFIXES = (".jsonl", ".json", ".parquet")
 BOM = "\ufeff"
-_WS = " \t\r\n"
+_BOM_BYTES = BOM.encode("utf-8")
+_WS = " \t\r\n" + BOM
 _BLOCK = 1 << 20  # bytes asked of one read while scanning or reading JSON lines
+_HEAD_BYTES = 4 * EXCERPT_CHARS  # what is kept of a line over the size cap, for its excerpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +96,11 @@ def plan_parts(kind: str, gz: bool, fileobj: BinaryIO, size: int, chunk_bytes: i
     return [WHOLE]
 
 
-def iter_records(source: str, kind: str, gz: bool, fileobj: BinaryIO, part: Part = WHOLE) -> Iterator[RawRecord]:
-    """Every record of one file (or of one part of it), in order; decoding errors become RawRecords with an error."""
+def iter_records(
+    source: str, kind: str, gz: bool, fileobj: BinaryIO, part: Part = WHOLE, max_record_bytes: int = 0
+) -> Iterator[RawRecord]:
+    """Every record of one file (or of one part of it), in order; decoding errors become RawRecords
+    with an error. `max_record_bytes` (0: no limit) caps one line or .json value."""
     if kind == "json" and part != WHOLE:
         raise ValueError(f"a .json file is read whole, not as {part}")
     first_unread = part.first if part.first is not None else 1 if kind == "jsonl" else 0  # lines 1-based, rows 0-based
@@ -99,9 +111,10 @@ def iter_records(source: str, kind: str, gz: bool, fileobj: BinaryIO, part: Part
                 stream.seek(part.start)
             skip = part.start if gz else 0  # a gzip stream is read from its start, as plan_parts read it
             limit = None if part.end is None else part.end - part.start
-            records = _jsonl(source, _lines(_reader(stream, gz), skip, limit), first_unread)
+            lines = _lines(_reader(stream, gz), skip, limit, max_record_bytes)
+            records = _jsonl(source, lines, first_unread, max_record_bytes)
         elif kind == "json":
-            records = _json_file(source, stream.read())
+            records = _json_file(source, stream.read(), max_record_bytes)
         else:
             records = _parquet(source, stream if not gz else io.BytesIO(stream.read()), part)
         for record in records:
@@ -133,13 +146,31 @@ def _reader(stream: BinaryIO, gz: bool) -> Callable[[int], bytes]:
     return stream.read1 if gz else stream.read
 
 
-def _jsonl(source: str, lines: Iterator[bytes], line_no: int) -> Iterator[RawRecord]:
+def too_large(source: str, line: int, size: int, cap: int, head: bytes | str) -> RawRecord:
+    """The record that reports a line (a .json value) over the size cap, with its first characters."""
+    detail = f"{size:,} bytes, over the cap of {cap:,} (--max_record_mb)"
+    return RawRecord(source, line, error="record_too_large", excerpt=excerpt(head), detail=detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Oversize:
+    """A line over the cap, as _lines yields it: its size and first bytes, never the whole."""
+
+    size: int
+    head: bytes
+
+
+def _jsonl(source: str, lines: Iterator[bytes | _Oversize], line_no: int, cap: int = 0) -> Iterator[RawRecord]:
     """Records of JSON lines numbered from `line_no`. If the stream breaks: one unreadable_file
     record from the first line not read (blank lines count), after the records read."""
     try:
         for raw in lines:
-            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
-                raw = raw[3:]
+            if isinstance(raw, _Oversize):
+                yield too_large(source, line_no, raw.size, cap, raw.head)
+                line_no += 1
+                continue
+            while raw.startswith(_BOM_BYTES):  # a byte order mark: at the start, or where files were joined
+                raw = raw[len(_BOM_BYTES) :]
             if raw.strip():
                 yield decode_line(source, line_no, raw)
             line_no += 1
@@ -147,11 +178,12 @@ def _jsonl(source: str, lines: Iterator[bytes], line_no: int) -> Iterator[RawRec
         yield unreadable(source, line_no, exc)
 
 
-def _lines(read: Callable[[int], bytes], skip: int, limit: int | None) -> Iterator[bytes]:
+def _lines(read: Callable[[int], bytes], skip: int, limit: int | None, cap: int = 0) -> Iterator[bytes | _Oversize]:
     """The lines (each with its b"\\n", the last maybe without) that start within `limit` bytes after
     the first `skip` bytes read. Reads no block after the one that ends the last line, so the reader
-    of a part never reads into the next part (nor into a tear after it)."""
-    at, head = 0, []  # offset from `skip` of the next line; its bytes in earlier blocks
+    of a part never reads into the next part (nor into a tear after it). A line longer than `cap`
+    bytes (0: no cap) is an _Oversize: its bytes past the first few are dropped as they are read."""
+    at, head, held = 0, [], 0  # offset from `skip` of the next line; its bytes in earlier blocks, their size
     while limit is None or at < limit:
         block = read(_BLOCK)
         if not block:
@@ -159,17 +191,21 @@ def _lines(read: Callable[[int], bytes], skip: int, limit: int | None) -> Iterat
         if skip:
             block, skip = block[skip:], max(skip - len(block), 0)
         *lines, rest = block.split(b"\n")
-        if head and lines:
-            lines[0], head = b"".join([*head, lines[0]]), []
-        for line in lines:
+        for k, line in enumerate(lines):
             if limit is not None and at >= limit:
                 return
-            at += len(line) + 1
-            yield line + b"\n"
+            size = len(line) + 1 + (held if k == 0 else 0)
+            if k == 0 and head:
+                line, head, held = b"".join([*head, line]), [], 0
+            at += size
+            yield _Oversize(size - 1, line[:_HEAD_BYTES]) if cap and size - 1 > cap else line + b"\n"
         if rest:
+            held += len(rest)
             head.append(rest)
+            if cap and held > cap:  # keep its first bytes for the excerpt, count the rest
+                head = [b"".join(head)[:_HEAD_BYTES]]
     if head and (limit is None or at < limit):
-        yield b"".join(head)
+        yield _Oversize(held, head[0][:_HEAD_BYTES]) if cap and held > cap else b"".join(head)
 
 
 def _jsonl_parts(read: Callable[[int], bytes], chunk_bytes: int) -> list[Part]:
@@ -194,7 +230,7 @@ def _jsonl_parts(read: Callable[[int], bytes], chunk_bytes: int) -> list[Part]:
     return [replace(part, end=after.start) for part, after in zip(parts, parts[1:])] + parts[-1:]
 
 
-def _json_file(source: str, data: bytes) -> Iterator[RawRecord]:
+def _json_file(source: str, data: bytes, cap: int = 0) -> Iterator[RawRecord]:
     try:
         text, lossy = data.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -205,12 +241,12 @@ def _json_file(source: str, data: bytes) -> Iterator[RawRecord]:
     if pos == len(text):
         return  # an empty file holds no records
     if text[pos] == "[":
-        yield from _json_array(source, text, pos + 1, lossy)
+        yield from _json_array(source, text, pos + 1, lossy, cap)
     else:
-        yield from _json_values(source, text, pos, lossy)
+        yield from _json_values(source, text, pos, lossy, cap)
 
 
-def _json_array(source: str, text: str, pos: int, lossy: bool) -> Iterator[RawRecord]:
+def _json_array(source: str, text: str, pos: int, lossy: bool, cap: int = 0) -> Iterator[RawRecord]:
     """Elements of a top-level JSON array, decoded one by one so a cut-off array keeps its head."""
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, pos)
@@ -223,7 +259,7 @@ def _json_array(source: str, text: str, pos: int, lossy: bool) -> Iterator[RawRe
         except (ValueError, RecursionError) as exc:
             yield RawRecord(source, index, error="unreadable_file", excerpt=excerpt(f"{exc}: {text[pos:]}"))
             return
-        yield _element(source, index, value, text[pos:end], lossy)
+        yield _element(source, index, value, text, pos, end, lossy, cap)
         index += 1
         pos = _skip_ws(text, end)
         if pos < len(text) and text[pos] == ",":
@@ -235,7 +271,7 @@ def _json_array(source: str, text: str, pos: int, lossy: bool) -> Iterator[RawRe
     yield RawRecord(source, index, error="unreadable_file", excerpt=excerpt(f"JSON array is not closed: {text[pos:]}"))
 
 
-def _json_values(source: str, text: str, pos: int, lossy: bool) -> Iterator[RawRecord]:
+def _json_values(source: str, text: str, pos: int, lossy: bool, cap: int = 0) -> Iterator[RawRecord]:
     """JSON values one after another (one object, or JSON lines); `line` is where each starts.
 
     A value that does not decode is reported as invalid_json up to the end of its line, and
@@ -252,15 +288,18 @@ def _json_values(source: str, text: str, pos: int, lossy: bool) -> Iterator[RawR
             reason = "invalid_utf8" if lossy and _has_bad_bytes(text[pos:end]) else "invalid_json"
             yield RawRecord(source, line, error=reason, excerpt=excerpt(text[pos:end]))
         else:
-            yield _element(source, line, value, text[pos:end], lossy)
+            yield _element(source, line, value, text, pos, end, lossy, cap)
         nxt = _skip_ws(text, end)
         line += text.count("\n", pos, nxt)
         pos = nxt
 
 
-def _element(source: str, index: int, value, raw: str, lossy: bool) -> RawRecord:
-    if lossy and _has_bad_bytes(raw):
-        return RawRecord(source, index, error="invalid_utf8", excerpt=excerpt(raw))
+def _element(source: str, index: int, value, text: str, pos: int, end: int, lossy: bool, cap: int) -> RawRecord:
+    """The record of the value decoded from text[pos:end]."""
+    if cap and end - pos > cap:
+        return too_large(source, index, end - pos, cap, text[pos : pos + EXCERPT_CHARS + 1])
+    if lossy and _has_bad_bytes(text[pos:end]):
+        return RawRecord(source, index, error="invalid_utf8", excerpt=excerpt(text[pos:end]))
     return RawRecord(source, index, value=value)
 
 
@@ -297,14 +336,45 @@ def _parquet(source: str, stream: BinaryIO, part: Part = WHOLE) -> Iterator[RawR
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(stream)  # no footer (truncated, garbage): the caller reports the file
+    binary = _has_binary(parquet.schema_arrow)
     index = part.first or 0
     for group in range(part.start, parquet.num_row_groups if part.end is None else part.end):
         start, rows = index, parquet.metadata.row_group(group).num_rows
         try:
             for batch in parquet.iter_batches(1024, row_groups=[group]):
                 for value in batch.to_pylist():
-                    yield RawRecord(source, index, value=value)
+                    yield _decoded(source, index, value) if binary else RawRecord(source, index, value=value)
                     index += 1
         except Exception as exc:  # pyarrow raises OSError, ArrowInvalid and friends for damaged pages
             yield unreadable(source, index, f"row group {group} ({rows} rows): {type(exc).__name__}: {exc}")
             index = start + rows
+
+
+def _has_binary(schema) -> bool:
+    """Whether a column holds binary values at any depth (lists, structs, maps)."""
+    import pyarrow as pa
+
+    def binary(t) -> bool:
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+            return True
+        return any(binary(t.field(i).type) for i in range(t.num_fields))
+
+    return any(binary(field.type) for field in schema)
+
+
+def _decoded(source: str, index: int, value) -> RawRecord:
+    """A row whose binary values are decoded as UTF-8 text, or an invalid_utf8 record."""
+    try:
+        return RawRecord(source, index, value=_utf8(value))
+    except UnicodeDecodeError as exc:
+        return RawRecord(source, index, error="invalid_utf8", excerpt=excerpt(exc.object), detail="a binary column")
+
+
+def _utf8(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _utf8(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_utf8(v) for v in value]
+    return value

@@ -29,11 +29,14 @@ REJECT_REASONS = (
     "duplicate_id",  # a second record with an id already used (7 and "7" alike); detail: the record kept
     "duplicate",  # an example equal to one kept (same turns up to the target); detail: the id kept
     "train_target_in_validation",  # --validation_train_targets drop: the target is trained verbatim
+    "record_too_large",  # a line (a .json value) over --max_record_mb: skipped unread
+    "internal_error",  # a record on which beam_prep itself failed: the detail has the exception
+    "template_error",  # the template raised on this example's window (e.g. its raise_exception)
 )
 # Reasons of rejoin and dedup (--conversation_key, --duplicates, --validation_train_targets).
 CONVERSATION_REASONS = ("bad_part", "duplicate_id", "duplicate", "train_target_in_validation")
 # Rejects of single examples (the dialogue may still give other examples), not of input records.
-EXAMPLE_REASONS = ("too_long", "duplicate", "train_target_in_validation")
+EXAMPLE_REASONS = ("too_long", "duplicate", "train_target_in_validation", "template_error")
 
 
 @dataclass(slots=True, frozen=True)
@@ -45,6 +48,7 @@ class RawRecord:
     value: object = None  # the decoded JSON value when error is None
     error: str | None = None  # a reject reason when the record could not be decoded
     excerpt: str = ""  # bounded raw text for the rejects output
+    detail: str = ""  # what is wrong, when error is set
 
 
 @dataclass(slots=True, frozen=True)

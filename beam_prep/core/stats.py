@@ -148,12 +148,23 @@ def _split_entry() -> dict:
     return {"dialogues": 0, "examples": 0, "truncated": 0, "turns_dropped": 0}
 
 
+def example_stats(split: str, source: str, num_tokens: int, dropped_turns: int) -> list[tuple[Stat, int]]:
+    """The counts of one fitted example. A later stage that rejects it (a row that fails to render
+    or to encode) counts them again with n * -1 beside its EXAMPLE_REJECTED: the example's fate is
+    known only there, and its length and truncation only here."""
+    stats = [(Stat(Outcome.EXAMPLE, source, split), 1), (Stat(Outcome.TOKENS, split=split, value=num_tokens), 1)]
+    if dropped_turns:
+        stats.append((Stat(Outcome.TRUNCATED, split=split, value=dropped_turns), 1))
+    return stats
+
+
 def distribution(histogram: dict[int, int]) -> dict:
-    """count, min, max, mean and percentiles of an exact {length: count} histogram."""
-    total = sum(histogram.values())
+    """count, min, max, mean and percentiles of an exact {length: count} histogram (a length whose
+    examples were all taken back by a later reject, count 0, is not in it)."""
+    items = sorted((k, v) for k, v in histogram.items() if v > 0)
+    total = sum(v for _, v in items)
     if not total:
         return {"count": 0}
-    items = sorted(histogram.items())
     out = {
         "count": total,
         "min": items[0][0],

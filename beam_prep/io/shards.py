@@ -84,6 +84,19 @@ def rows_to_table(rows: list[dict], schema: pa.Schema = SCHEMA) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
+class RowsRefused(ValueError):
+    """Rows that cannot be encoded (Arrow refuses a value): nothing of them was written."""
+
+
+def encode_rows(rows: list[dict], schema: pa.Schema = SCHEMA) -> tuple[pa.Table, bytes]:
+    """The table and the JSON lines of `rows`; RowsRefused if a row cannot be encoded."""
+    try:
+        table = rows_to_table(rows, schema)
+        return table, _json_lines(rows, table)
+    except Exception as exc:
+        raise RowsRefused(f"{type(exc).__name__}: {exc}") from exc
+
+
 class ShardFiles:
     """One shard in all three formats, written table by table: Parquet (one or more row groups per
     table), JSON lines, and an Arrow stream file as `datasets.Dataset.save_to_disk` writes it (schema
@@ -99,11 +112,11 @@ class ShardFiles:
     def write(self, rows: list[dict]) -> None:
         if not rows:
             return
+        table, lines = encode_rows(rows, self.schema)  # before the files: rows refused leave them as they were
         try:
-            table = rows_to_table(rows, self.schema)
             parquet, jsonl, arrow = self._writers or self._open()
             parquet.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
-            jsonl.write(_json_lines(rows, table))
+            jsonl.write(lines)
             metadata = _arrow_schema(self.schema is PACKED_SCHEMA).metadata
             arrow.write_table(table.replace_schema_metadata(metadata), max_chunksize=1000)
         except BaseException:

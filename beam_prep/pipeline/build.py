@@ -9,6 +9,8 @@ pass streams from the files to the shards as before (docs/architecture.md).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import apache_beam as beam
 
 from beam_prep.config import RunConfig
@@ -26,10 +28,20 @@ from beam_prep.pipeline.write import WriteRejects, WriteShards
 
 
 def build_pipeline(
-    p: beam.Pipeline, config: RunConfig, spec: FitterSpec, files: list[str], root: str, tmp_root: str, manifest: dict
+    p: beam.Pipeline,
+    config: RunConfig,
+    spec: FitterSpec,
+    files: list[str],
+    root: str,
+    tmp_root: str,
+    manifest: dict,
+    max_turn_chars: int = 0,
 ):
+    """`max_turn_chars`: core/limits.py's bound for the tokenizer and budget (0: none)."""
+    strict = config.internal_errors == "fail"
+    policy = replace(config.policy(), max_turn_chars=max_turn_chars)
+
     def read(label: str):
-        policy = config.policy()
         dialogues = p | f"{label}Dialogues" >> ReadDialogues(
             files,
             root,
@@ -38,6 +50,8 @@ def build_pipeline(
             config.val_fraction,
             policy,
             max(1, int(config.input_chunk_mb * (1 << 20))),
+            int(config.max_record_mb * (1 << 20)),
+            strict,
             config.conversation_key_spec(),
             spec,
         )
@@ -55,22 +69,28 @@ def build_pipeline(
     stages, rows = [singles, joined], []
     for label, dialogues in (("", singles.dialogues), ("Joined", joined.dialogues)):
         admitted = dialogues | f"AdmitDialogues{label}" >> AdmitDialogues(config.mode, plan, *drop)
-        fitted = admitted.examples | f"TruncateExamples{label}" >> TruncateExamples(spec, config.batch_dialogues)
-        branch_rows = fitted.examples | f"RenderExamples{label}" >> RenderExamples(spec)
+        fitted = admitted.examples | f"TruncateExamples{label}" >> TruncateExamples(
+            spec, config.batch_dialogues, strict
+        )
+        rendered = fitted.examples | f"RenderExamples{label}" >> RenderExamples(spec, strict)
+        branch_rows = rendered.rows
         if config.packing:  # a packed row never mixes the two branches: fewer, still tight, rows
             branch_rows = branch_rows | f"PackRows{label}" >> PackRows(config.max_seq_length)
         rows.append(branch_rows)
-        stages += [admitted, fitted]
+        stages += [admitted, fitted, rendered]
     if config.num_shards:
-        shards = tuple(rows) | "AllRows" >> beam.Flatten() | "WriteShards" >> WriteShards(
-            tmp_root, config.num_shards, config.tokens_per_shard, config.packing
-        )
+        writes = [
+            tuple(rows)
+            | "AllRows" >> beam.Flatten()
+            | "WriteShards" >> WriteShards(tmp_root, config.num_shards, config.tokens_per_shard, config.packing)
+        ]
     else:
-        per_branch = [
+        writes = [
             r | f"WriteShards{label}" >> WriteShards(tmp_root, 0, config.tokens_per_shard, config.packing)
             for label, r in zip(("", "Joined"), rows)
         ]
-        shards = tuple(per_branch) | "AllShards" >> beam.Flatten()
+    stages += writes
+    shards = tuple(w.shards for w in writes) | "AllShards" >> beam.Flatten()
     rejects = tuple(s[REJECTS] for s in stages) | "AllRejects" >> beam.Flatten()
     reject_files = rejects | "WriteRejects" >> WriteRejects(tmp_root)
     written = (shards, reject_files) | "AllWritten" >> beam.Flatten()

@@ -6,7 +6,10 @@ only the small (file, part) descriptors are shuffled, so one big file is read by
 single-record dialogue passes through a shuffle: everything after the read is fused with it on the
 same worker. Only the parts of split conversations (--conversation_key) must travel to meet.
 
-A dialogue with special-token strings is rejected here, before it enters a split."""
+Records are normalised by the DoFn that reads them: a decoded JSON value (RawRecord) is never an
+element of a PCollection, so fields beam_prep does not read are never pickled, copied or sampled by
+the runner (a valid dialogue with a 500-deep `meta` field crashed Beam's element sampling). A
+dialogue with special-token strings is rejected here, before it enters a split."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import replace
 import apache_beam as beam
 
 from beam_prep.core.conversation import ConversationKey
+from beam_prep.core.failures import contain
 from beam_prep.core.normalize import DEFAULT_POLICY, Policy, normalize
 from beam_prep.core.readers import WHOLE, file_kind, iter_records, plan_parts, unreadable
 from beam_prep.core.records import Part, RawRecord
@@ -52,53 +56,70 @@ class _PlanParts(CountingDoFn):
             yield url, part
 
 
-class _ReadPart(beam.DoFn):
-    """(url, Part) -> its RawRecords (a torn part yields its readable head, then an error record)."""
+class _ReadPart(CountingDoFn):
+    """(url, Part) -> the dialogues of its records (main) and the rejects; a torn part yields its
+    readable head, then an unreadable_file reject. A record normalisation fails on is a reject."""
 
-    def __init__(self, root: str):
-        self._root = root
+    def __init__(self, root: str, normalizer: _Normalize, max_record_bytes: int = 0):
+        self._root, self._normalize, self._cap = root, normalizer, max_record_bytes
+
+    def setup(self):
+        self._normalize.setup()
 
     def process(self, url_part):
-        url, part = url_part
+        for record in self._records(*url_part):
+            yield from self._normalize.process(record, self.count)
+
+    def _records(self, url: str, part):
         source = relative_source(url, self._root)
         try:
             kind, gz = file_kind(url)
             fs, path = url_to_fs(url)
             with fs.open(path, "rb") as f:
-                yield from iter_records(source, kind, gz, f, part)
+                yield from iter_records(source, kind, gz, f, part, self._cap)
         except Exception as exc:  # cannot open: any store's error (iter_records itself never raises)
             yield unreadable(source, 0, exc)
 
 
-class _Normalize(CountingDoFn):
-    """RawRecord -> a dialogue with its split, a (conversation, Part) on PARTS, or a reject."""
+class _Normalize:
+    """One RawRecord -> a dialogue with its split, a (conversation, Part) on PARTS, or a reject;
+    run by _ReadPart on each record it reads. A record it fails on is a reject (core/failures.py)."""
 
-    def __init__(self, input_format: str, seed: int, val_fraction: float, policy: Policy, key, spec):
+    def __init__(
+        self, input_format: str, seed: int, val_fraction: float, policy: Policy, key, spec, strict: bool = False
+    ):
         self._format, self._seed, self._val, self._policy = input_format, seed, val_fraction, policy
-        self._key, self._spec = key, spec
+        self._key, self._spec, self._strict = key, spec, strict
 
     def setup(self):
         screen = self._spec is not None and self._spec.special_tokens_in_content == "reject"
         self._encoder = acquire(self._spec).encoder if screen else None
 
-    def process(self, record: RawRecord):
+    def process(self, record: RawRecord, count):
         if record.error != FILE_PART:
-            self.count(Stat(Outcome.RECORD_READ, record.source))
+            count(Stat(Outcome.RECORD_READ, record.source))
+        where = {"source": record.source, "line": record.line, "strict": self._strict}
+        normalized, failed = contain(self._normalize, record, **where)
+        part, dialogue, repairs, reject = normalized or (None, None, (), failed)
+        if reject is not None:
+            count(Stat(Outcome.RECORD_REJECTED, reject.source, reason=reject.reason))
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
+            return
+        for repair in repairs:
+            count(Stat(Outcome.REPAIRED, reason=repair))
+        if part is not None:
+            count(Stat(Outcome.PART, dialogue.source))
+            yield beam.pvalue.TaggedOutput(PARTS, (part[0], Part(part[0], part[1], dialogue)))
+            return
+        yield replace(dialogue, split=assign_split(dialogue.id, self._seed, self._val))
+
+    def _normalize(self, record: RawRecord):
+        """(part, dialogue, repairs, reject): part is (conversation, order) for a part record."""
         part = self._key.part_of(record.value) if record.error is None else None
         dialogue, repairs, reject = normalize(record, self._format, self._policy, part=part is not None)
         if reject is None and self._encoder is not None:
             reject = special_token_reject(self._encoder, dialogue)
-        if reject is not None:
-            self.count(Stat(Outcome.RECORD_REJECTED, reject.source, reason=reject.reason))
-            yield beam.pvalue.TaggedOutput(REJECTS, reject)
-            return
-        for repair in repairs:
-            self.count(Stat(Outcome.REPAIRED, reason=repair))
-        if part is not None:
-            self.count(Stat(Outcome.PART, dialogue.source))
-            yield beam.pvalue.TaggedOutput(PARTS, (part[0], Part(part[0], part[1], dialogue)))
-            return
-        yield replace(dialogue, split=assign_split(dialogue.id, self._seed, self._val))
+        return part, dialogue, repairs, reject
 
 
 class Outputs(dict):
@@ -126,12 +147,15 @@ class ReadDialogues(beam.PTransform):
         val_fraction: float,
         policy: Policy = DEFAULT_POLICY,
         chunk_bytes: int = 64 << 20,
+        max_record_bytes: int = 0,
+        strict: bool = False,
         conversation_key: ConversationKey = ConversationKey(),
         spec: FitterSpec | None = None,
     ):
         super().__init__()
         self._files, self._root, self._chunk = files, root, chunk_bytes
-        self._normalize = _Normalize(input_format, seed, val_fraction, policy, conversation_key, spec)
+        normalizer = _Normalize(input_format, seed, val_fraction, policy, conversation_key, spec, strict)
+        self._read = _ReadPart(root, normalizer, max_record_bytes)
 
     def expand(self, pbegin):
         parts = (
@@ -140,8 +164,10 @@ class ReadDialogues(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
             | "PlanParts" >> beam.ParDo(_PlanParts(self._root, self._chunk)).with_outputs(STATS, main="parts")
         )
-        records = parts.parts | "SpreadParts" >> beam.Reshuffle() | "ReadRecords" >> beam.ParDo(_ReadPart(self._root))
-        normalize = beam.ParDo(self._normalize).with_outputs(PARTS, REJECTS, STATS, main="dialogues")
-        out = records | "Normalize" >> normalize
+        out = (
+            parts.parts
+            | "SpreadParts" >> beam.Reshuffle()
+            | "ReadRecords" >> beam.ParDo(self._read).with_outputs(PARTS, REJECTS, STATS, main="dialogues")
+        )
         stats = (parts[STATS], out[STATS]) | "ReadCounts" >> beam.Flatten()
         return Outputs(dialogues=out.dialogues, parts=out[PARTS], rejects=out[REJECTS], stats=stats)

@@ -6,8 +6,11 @@ from array import array
 
 import apache_beam as beam
 
+from beam_prep.core.failures import contain
 from beam_prep.core.fit import window_text
 from beam_prep.core.records import Example
+from beam_prep.pipeline.read import REJECTS
+from beam_prep.pipeline.stats import STATS, CountingDoFn
 from beam_prep.pipeline.worker import FitterSpec, acquire
 
 
@@ -28,25 +31,37 @@ def example_row(example: Example, text: str, completion_start: int) -> dict:
     }
 
 
-class _Render(beam.DoFn):
-    def __init__(self, spec: FitterSpec):
-        self._spec = spec
+class _Render(CountingDoFn):
+    """An example that fails to render is a reject of that example (core/failures.py)."""
+
+    def __init__(self, spec: FitterSpec, strict: bool = False):
+        self._spec, self._strict = spec, strict
 
     def setup(self):
         self._fitter = acquire(self._spec)
 
     def process(self, example: Example):
-        text, completion_start = window_text(self._fitter, example)
         d = example.dialogue
-        yield d.split, (d.source, d.line, example.turn_index), example_row(example, text, completion_start)
+        row, failure = contain(self._row, example, source=d.source, line=d.line, dialogue_id=d.id, strict=self._strict)
+        if failure is not None:
+            self.reject_fitted(failure, d.split, len(example.input_ids), example.dropped_turns)
+            yield beam.pvalue.TaggedOutput(REJECTS, failure)
+            return
+        yield d.split, (d.source, d.line, example.turn_index), row
+
+    def _row(self, example: Example) -> dict:
+        text, completion_start = window_text(self._fitter, example)
+        return example_row(example, text, completion_start)
 
 
 class RenderExamples(beam.PTransform):
-    """examples -> (split, sort_key, row); sort_key orders rows within a shard as in the input."""
+    """examples -> outputs: rows (split, sort_key, row), rejects, stats; sort_key orders rows within
+    a shard as in the input."""
 
-    def __init__(self, spec: FitterSpec):
+    def __init__(self, spec: FitterSpec, strict: bool = False):
         super().__init__()
-        self._spec = spec
+        self._spec, self._strict = spec, strict
 
     def expand(self, examples):
-        return examples | "RenderText" >> beam.ParDo(_Render(self._spec))
+        fn = _Render(self._spec, self._strict)
+        return examples | "RenderText" >> beam.ParDo(fn).with_outputs(REJECTS, STATS, main="rows")

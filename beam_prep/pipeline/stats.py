@@ -12,7 +12,7 @@ from collections import Counter
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
-from beam_prep.core.stats import Outcome, Stat
+from beam_prep.core.stats import Outcome, Stat, example_stats
 
 STATS = "stats"
 _NOT_METRICS = (Outcome.FILE_READ, Outcome.TOKENS)  # per file or per length: too many for a runner UI
@@ -27,6 +27,12 @@ class CountingDoFn(beam.DoFn):
 
     def count(self, stat: Stat, n: int = 1) -> None:
         self._counts[stat] += n
+
+    def reject_fitted(self, reject, split: str, num_tokens: int, dropped_turns: int) -> None:
+        """Count a fitted example rejected by a later stage: its fitted counts taken back."""
+        self.count(Stat(Outcome.EXAMPLE_REJECTED, reject.source, reason=reject.reason))
+        for stat, n in example_stats(split, reject.source, num_tokens, dropped_turns):
+            self.count(stat, -n)
 
     def finish_bundle(self):
         yield from self.flush_counts()

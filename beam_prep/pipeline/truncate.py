@@ -5,8 +5,9 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
+from beam_prep.core.failures import contain
 from beam_prep.core.records import Example, Reject
-from beam_prep.core.stats import Outcome, Stat
+from beam_prep.core.stats import Outcome, Stat, example_stats
 from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
@@ -14,10 +15,14 @@ from beam_prep.pipeline.worker import FitterSpec, acquire
 
 
 class _Fit(CountingDoFn):
-    """Buffers the examples of `batch_dialogues` dialogues, then fits them in one tokenizer batch."""
+    """Buffers the examples of `batch_dialogues` dialogues, then fits them in one tokenizer batch.
 
-    def __init__(self, spec: FitterSpec, batch_dialogues: int):
-        self._spec, self._batch = spec, batch_dialogues
+    A batch that fails is fitted again dialogue by dialogue; a dialogue that fails alone is one
+    reject (core/failures.py), counted as an example reject (the dialogue itself was admitted), and
+    the other dialogues of the batch are kept."""
+
+    def __init__(self, spec: FitterSpec, batch_dialogues: int, strict: bool = False):
+        self._spec, self._batch, self._strict = spec, batch_dialogues, strict
 
     def setup(self):
         self._fitter = acquire(self._spec)
@@ -29,9 +34,13 @@ class _Fit(CountingDoFn):
 
     def process(self, example: Example):
         groups, d = self._groups, example.dialogue
-        # A dialogue's examples arrive together; compared by provenance, not identity, in case a
-        # runner does not fuse this step with AdmitDialogues and each example brings its own copy.
-        if groups and (groups[-1][0].id, groups[-1][0].source, groups[-1][0].line) == (d.id, d.source, d.line):
+        # A dialogue's examples arrive together, targets in increasing order; compared by provenance,
+        # not identity, in case a runner does not fuse this step with AdmitDialogues and each
+        # example brings its own copy. Two dialogues sharing an id and a line (equal values on one
+        # line of a .json file) are told apart by the target order: never mixed into one group.
+        last = groups[-1] if groups else None
+        same = last is not None and (last[0].id, last[0].source, last[0].line) == (d.id, d.source, d.line)
+        if same and example.end > last[1][-1].end:
             groups[-1][1].append(example)
             return
         if len(groups) >= self._batch:
@@ -45,29 +54,45 @@ class _Fit(CountingDoFn):
     def _flush(self, wrap: bool):
         groups, self._groups = self._groups, []
         examples = rejects = 0
-        for out in self._fitter.fit(groups):
+        outputs, failed = self._fit_contained(groups)
+        for out in [reject for reject, _ in failed] + outputs:
             if isinstance(out, Reject):
                 self.count(Stat(Outcome.EXAMPLE_REJECTED, out.source, reason=out.reason))
-                value = GlobalWindows.windowed_value(out) if wrap else out
                 rejects += 1
-                yield beam.pvalue.TaggedOutput(REJECTS, value)
+                yield beam.pvalue.TaggedOutput(REJECTS, GlobalWindows.windowed_value(out) if wrap else out)
             else:
-                split = out.dialogue.split
-                self.count(Stat(Outcome.EXAMPLE, out.dialogue.source, split))
-                if out.dropped_turns:
-                    self.count(Stat(Outcome.TRUNCATED, split=split, value=out.dropped_turns))
-                self.count(Stat(Outcome.TOKENS, split=split, value=len(out.input_ids)))
+                d = out.dialogue
+                for stat, n in example_stats(d.split, d.source, len(out.input_ids), out.dropped_turns):
+                    self.count(stat, n)
                 examples += 1
                 yield GlobalWindows.windowed_value(out) if wrap else out
         self._progress.add(len(groups), examples, rejects)
 
+    def _fit_contained(self, groups: list[tuple]) -> tuple[list, list[tuple[Reject, str]]]:
+        """The fitter's outputs for `groups`, and (reject, split) of each dialogue it fails on alone."""
+        if not groups:
+            return [], []
+        d = groups[0][0]
+        where = {"source": d.source, "line": d.line, "dialogue_id": d.id, "strict": self._strict}
+        outputs, failure = contain(lambda: list(self._fitter.fit(groups)), **where)
+        if failure is None:
+            return outputs, []
+        if len(groups) == 1:
+            return [], [(failure, d.split)]
+        outputs, failed = [], []
+        for group in groups:
+            more, lost = self._fit_contained([group])
+            outputs += more
+            failed += lost
+        return outputs, failed
+
 
 class TruncateExamples(beam.PTransform):
-    """examples -> tagged outputs: fitted examples (main), rejects (too_long), stats."""
+    """examples -> tagged outputs: fitted examples (main), rejects (too_long, template_error, ...), stats."""
 
-    def __init__(self, spec: FitterSpec, batch_dialogues: int = 64):
+    def __init__(self, spec: FitterSpec, batch_dialogues: int = 64, strict: bool = False):
         super().__init__()
-        self._fn = _Fit(spec, batch_dialogues)
+        self._fn = _Fit(spec, batch_dialogues, strict)
 
     def expand(self, examples):
         return examples | "FitToBudget" >> beam.ParDo(self._fn).with_outputs(REJECTS, STATS, main="examples")

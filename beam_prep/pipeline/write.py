@@ -19,10 +19,13 @@ import uuid
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
+from beam_prep.core.failures import contain
 from beam_prep.core.split import shard_of
 from beam_prep.io.fs import join
 from beam_prep.io.hf import arrow_name
-from beam_prep.io.shards import ShardFiles, schema_for, write_jsonl
+from beam_prep.io.shards import RowsRefused, ShardFiles, encode_rows, schema_for, write_jsonl
+from beam_prep.pipeline.read import REJECTS
+from beam_prep.pipeline.stats import STATS, CountingDoFn
 
 ROWS_PER_TABLE = 1024  # rows buffered before they go to the files as one table
 TOKENS_PER_TABLE = 1 << 20  # ... or tokens, whichever comes first: bounds a worker's buffer
@@ -45,13 +48,16 @@ def temp_paths(split: str) -> dict[str, str]:
 
 
 def write_shard(
-    tmp_root: str, split: str, rows: list[dict], order=(), shard: int | None = None, packed: bool = False
+    tmp_root: str, split: str, rows: list[dict], order=(), shard: int | None = None, keys=(), packed: bool = False
 ) -> dict:
-    """Write one whole shard (fixed sharding, or an empty split) in all three formats."""
+    """Write one whole shard (fixed sharding, or an empty split) in all three formats; the rows
+    refused (with `keys`, their sort keys) are in the result's "refused" (see _Shard.flush)."""
     out = _Shard(tmp_root, split, order, shard, packed)
+    refused = []
     for i in range(0, len(rows), ROWS_PER_TABLE):
-        out.files.write(rows[i : i + ROWS_PER_TABLE])
-    return out.close(empty_ok=True)
+        out.rows, out.keys = rows[i : i + ROWS_PER_TABLE], list(keys[i : i + ROWS_PER_TABLE])
+        refused += out.flush()
+    return {**out.close(empty_ok=True), "refused": refused}
 
 
 class _Shard:
@@ -63,21 +69,44 @@ class _Shard:
         urls = {fmt: join(tmp_root, rel) for fmt, rel in self.paths.items()}
         self.files = ShardFiles(urls, schema_for(packed))
         self.rows: list[dict] = []
+        self.keys: list[tuple] = []  # the rows' sort keys (source, line, turn_index), for rejects
         self.tokens = 0
+        self.refused: list = []  # (reject, row) of the rows Arrow refused, from close()'s flush
 
-    def add(self, row: dict) -> bool:
+    def add(self, row: dict, key: tuple = ("", 0, 0)) -> bool:
         """Buffer a row; True when the buffer should be flushed."""
         self.rows.append(row)
+        self.keys.append(key)
         self.tokens += row["num_tokens"]
         return len(self.rows) >= ROWS_PER_TABLE or self.tokens >= TOKENS_PER_TABLE
 
-    def flush(self) -> None:
-        self.files.write(self.rows)
-        self.rows, self.tokens = [], 0
+    def flush(self) -> list:
+        """Write the buffered rows; a row that cannot be encoded is left out, and returned as
+        (reject, row) (core/failures.py): the other rows of its table are written."""
+        rows, keys = self.rows, self.keys or [("", 0, 0)] * len(self.rows)
+        self.rows, self.keys, self.tokens = [], [], 0
+        try:
+            self.files.write(rows)
+            return []
+        except RowsRefused:
+            pass
+        good, refused = [], []
+        for row, (source, line, _) in zip(rows, keys):
+            dialogue_id = row.get("dialogue_id", "")
+            dialogue_id = dialogue_id if isinstance(dialogue_id, str) else ",".join(dialogue_id)  # a packed row
+            _, reject = contain(
+                encode_rows, [row], self.files.schema, source=source, line=line, dialogue_id=dialogue_id
+            )
+            if reject is None:
+                good.append(row)
+            else:
+                refused.append((reject, row))
+        self.files.write(good)
+        return refused
 
     def close(self, empty_ok: bool = False) -> dict:
         """Finish the files; what Finalize needs to know of the shard."""
-        self.flush()
+        self.refused += self.flush()
         self.files.close(empty_ok)
         return {
             "kind": "examples",
@@ -90,16 +119,29 @@ class _Shard:
         }
 
 
-class _WriteRolling(beam.DoFn):
-    """(split, sort_key, row) -> shards written by this bundle (one dict each, in finish_bundle)."""
+def _emit_refused(fn: CountingDoFn, refused: list, split: str, wrap: bool = True):
+    """Count and tag the rejects of rows the writer refused (they were counted as examples)."""
+    for reject, row in refused:
+        # A packed row (--packing) holds several examples: each is taken back (their truncation
+        # is not in the packed row, so a truncated one stays counted as truncated).
+        for num_tokens in row.get("seq_lengths") or [row["num_tokens"]]:
+            fn.reject_fitted(reject, split, num_tokens, row.get("dropped_turns", 0))
+        yield beam.pvalue.TaggedOutput(REJECTS, GlobalWindows.windowed_value(reject) if wrap else reject)
+
+
+class _WriteRolling(CountingDoFn):
+    """(split, sort_key, row) -> shards written by this bundle (one dict each, in finish_bundle),
+    and on the rejects output the rows that cannot be encoded."""
 
     def __init__(self, tmp_root: str, tokens_per_shard: int, packed: bool = False):
         self._tmp, self._per_shard, self._packed = tmp_root, tokens_per_shard, packed
 
     def start_bundle(self):
+        super().start_bundle()
         self._abort()  # shards a failed bundle left open
         self._open: dict[str, _Shard] = {}
         self._done: list[dict] = []
+        self._refused: list[tuple[str, list]] = []
 
     def process(self, element):
         split, sort_key, row = element
@@ -107,11 +149,12 @@ class _WriteRolling(beam.DoFn):
             shard = self._open.get(split)
             if shard is None:
                 shard = self._open[split] = _Shard(self._tmp, split, sort_key, packed=self._packed)
-            buffer_full = shard.add(row)
+            buffer_full = shard.add(row, sort_key)
             if shard.files.tokens + shard.tokens >= self._per_shard:  # the shard is complete
                 self._done.append(self._open.pop(split).close())
+                self._refused.append((split, shard.refused))
             elif buffer_full:
-                shard.flush()
+                self._refused.append((split, shard.flush()))
         except BaseException:
             self._abort()
             raise
@@ -122,9 +165,13 @@ class _WriteRolling(beam.DoFn):
         except BaseException:
             self._abort()
             raise
-        self._open, self._done = {}, []
+        refused = self._refused + [(shard.split, shard.refused) for shard in self._open.values()]
+        self._open, self._done, self._refused = {}, [], []
         for w in done:
             yield GlobalWindows.windowed_value(w)
+        for split, rows in refused:
+            yield from _emit_refused(self, rows, split)
+        yield from self.flush_counts()
 
     def teardown(self):
         self._abort()
@@ -135,18 +182,23 @@ class _WriteRolling(beam.DoFn):
         self._open = {}
 
 
-class _WriteFixedShard(beam.DoFn):
-    def __init__(self, tmp_root: str):
-        self._tmp = tmp_root
+class _WriteFixedShard(CountingDoFn):
+    def __init__(self, tmp_root: str, packed: bool = False):
+        self._tmp, self._packed = tmp_root, packed
 
     def process(self, keyed):
         (split, shard), values = keyed
-        rows = [row for _, row in sorted(values, key=lambda kv: kv[0])]
-        yield write_shard(self._tmp, split, rows, order=(shard,), shard=shard)
+        ordered = sorted(values, key=lambda kv: kv[0])
+        rows, keys = [row for _, row in ordered], [key for key, _ in ordered]
+        written = write_shard(self._tmp, split, rows, order=(shard,), shard=shard, keys=keys, packed=self._packed)
+        refused = written.pop("refused")
+        yield written
+        yield from _emit_refused(self, refused, split, wrap=False)
 
 
 class WriteShards(beam.PTransform):
-    """(split, sort_key, row) -> one dict per written shard (kind, split, order, shard, rows, files)."""
+    """(split, sort_key, row) -> outputs: shards (one dict per written shard: kind, split, order,
+    shard, rows, files), rejects (rows that cannot be encoded), stats."""
 
     def __init__(self, tmp_root: str, num_shards: int = 0, tokens_per_shard: int = 5_000_000, packed: bool = False):
         super().__init__()
@@ -154,13 +206,15 @@ class WriteShards(beam.PTransform):
 
     def expand(self, rows):
         if not self._fixed:  # (packed rows: automatic sharding only, config.py)
-            return rows | "WriteRolling" >> beam.ParDo(_WriteRolling(self._tmp, self._per_shard, self._packed))
+            fn = _WriteRolling(self._tmp, self._per_shard, self._packed)
+            return rows | "WriteRolling" >> beam.ParDo(fn).with_outputs(REJECTS, STATS, main="shards")
         n = self._fixed
         return (
             rows
             | "AssignShard" >> beam.Map(lambda e: ((e[0], shard_of(e[2]["dialogue_id"], n)), (e[1], e[2])))
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteFixedShard(self._tmp))
+            | "WriteShard"
+            >> beam.ParDo(_WriteFixedShard(self._tmp, self._packed)).with_outputs(REJECTS, STATS, main="shards")
         )
 
 

@@ -33,7 +33,7 @@ def test_messages_schema():
 def test_sharegpt_aliases(alias):
     d, _, _ = norm({"conversations": [{"from": "human", "value": "q"}, {"from": alias, "value": "a"}]})
     assert roles(d) == [("user", "q"), ("assistant", "a")]
-    assert d.id == "src.jsonl:7"  # stable id from source and line
+    assert d.id.startswith("auto-")  # from the content (tests/core/test_identity.py)
 
 
 def test_auto_detects_per_record_and_explicit_format_is_strict():

@@ -13,6 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import beam_prep.pipeline.write as write
+from beam_prep.core.records import Reject
+from beam_prep.core.stats import Outcome, Stat
 from beam_prep.io.shards import ShardFiles, _json_lines, rows_to_table
 from beam_prep.pipeline.write import _WriteRolling, final_names, missing_shards, shard_paths, write_shard
 
@@ -77,11 +79,12 @@ def test_a_shard_without_rows_writes_nothing_unless_asked(tmp_path):
     assert len(datasets.Dataset.from_file(str(tmp_path / w["files"]["arrow"]))) == 0
 
 
-def run_bundle(fn: _WriteRolling, elements) -> list[dict]:
+def run_bundle(fn: _WriteRolling, elements) -> list:
+    """The bundle's shard dicts, then the rejects (and counts) of the rows it refused."""
     fn.start_bundle()
     for e in elements:
         fn.process(e)
-    return [wv.value for wv in fn.finish_bundle()]
+    return [out.value.value if hasattr(out, "tag") else out.value for out in fn.finish_bundle()]
 
 
 def test_rolling_writer_bounds_its_buffer_and_its_shards(tmp_path, monkeypatch):
@@ -160,8 +163,12 @@ def test_a_failed_write_drops_its_files(tmp_path, monkeypatch):
     files = ShardFiles(urls)
     files.write([make_row(0, 5)])
     handles = list(files._files)
-    monkeypatch.setattr("beam_prep.io.shards._json_lines", lambda rows, table: 1 / 0)
-    with pytest.raises(ZeroDivisionError):
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files._writers[0], "write_table", disk_full)
+    with pytest.raises(OSError):
         files.write([make_row(1, 5)])
     assert all(h.closed for h in handles) and files._files == []
     files.close()  # nothing left to finish: no error, nothing reopened
@@ -181,3 +188,28 @@ def test_token_columns_concatenate_with_a_dataset_tokenized_by_datasets(tmp_path
     assert len(both) == 5 and both[3]["input_ids"] == encoder.hf("Hello there")["input_ids"]
     parquet = datasets.Dataset.from_parquet(urls["parquet"]).select_columns(["input_ids", "attention_mask", "labels"])
     assert len(datasets.concatenate_datasets([parquet, ours])) == 6
+
+
+def test_rows_arrow_refuses_are_rejected_and_the_rest_of_their_table_written(tmp_path):
+    """A row that cannot be encoded is a reject of that row, not a failed shard."""
+    rows = [make_row(i, 5) for i in range(6)]
+    rows[2] = {**rows[2], "turn_index": 2**40}  # over int32: pyarrow refuses it
+    rows[4] = {**rows[4], "text": "lone \ud800 surrogate"}
+    shards = run_bundle(
+        _WriteRolling(str(tmp_path), 10**9), [("train", ("f.jsonl", i, 1), r) for i, r in enumerate(rows)]
+    )
+    outputs = [w for w in shards if isinstance(w, dict) and w.get("kind") == "examples"]
+    assert [w["rows"] for w in outputs] == [4]
+    written = pq.read_table(tmp_path / outputs[0]["files"]["parquet"]).to_pylist()
+    assert written == [plain(r) for i, r in enumerate(rows) if i not in (2, 4)]
+    with pytest.raises(Exception) as refused:  # the reference: pyarrow itself, on that value alone
+        rows_to_table([rows[2]])
+    rejects = [w for w in shards if isinstance(w, Reject)]
+    assert [(r.reason, r.line, r.dialogue_id) for r in rejects] == [
+        ("internal_error", 2, "d2"),
+        ("internal_error", 4, "d4"),
+    ]
+    assert type(refused.value).__name__ in rejects[0].detail
+    counts = next(w for w in shards if isinstance(w, dict) and "kind" not in w)  # the rows' counts taken back
+    assert counts[Stat(Outcome.EXAMPLE_REJECTED, "f.jsonl", reason="internal_error")] == 2
+    assert counts[Stat(Outcome.EXAMPLE, "f.jsonl", "train")] == -2
