@@ -107,11 +107,12 @@ def _split_entry() -> dict:
 
 
 def distribution(histogram: dict[int, int]) -> dict:
-    """count, min, max, mean and percentiles of an exact {length: count} histogram."""
-    total = sum(histogram.values())
+    """count, min, max, mean and percentiles of an exact {length: count} histogram (a length whose
+    examples were all taken back by a later reject, count 0, is not in it)."""
+    items = sorted((k, v) for k, v in histogram.items() if v > 0)
+    total = sum(v for _, v in items)
     if not total:
         return {"count": 0}
-    items = sorted(histogram.items())
     out = {
         "count": total,
         "min": items[0][0],
