@@ -8,10 +8,11 @@ process tree is sampled from /proc (benchmarks/memory.py). Prints one JSON line 
     python benchmarks/hostile.py --work /tmp/hostile --cases deep,big20   # some
     PYTHONPATH=/path/to/other/tree python benchmarks/hostile.py ...       # another tree's code
 
-Cases: deep (a valid dialogue with a `meta` field nested 500 levels), big20 / big60 (one user turn
-of 20 / 60 MB), two_values (two JSON values without ids on one line of a .json file), text_turns (a
-turn with `text` instead of `content`), binary_parquet (binary UTF-8 columns), mid_bom (a BOM at the
-start of line 3, as after concatenating files).
+Cases: deep (a valid dialogue with a `meta` field nested 500 levels), big20 / big60 / big100 (one
+user turn of 20 / 60 / 100 MB; 100 MB is over the default --max_record_mb), two_values (two JSON
+values without ids on one line of a .json file), text_turns (a turn with `text` instead of
+`content`), binary_parquet (binary UTF-8 columns), mid_bom (a BOM at the start of line 3, as after
+concatenating files).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.corpus import make_dialogue  # noqa: E402
 from benchmarks.memory import TreeSampler  # noqa: E402
 
-CASES = ("deep", "big20", "big60", "two_values", "text_turns", "binary_parquet", "mid_bom")
+CASES = ("deep", "big20", "big60", "big100", "two_values", "text_turns", "binary_parquet", "mid_bom")
 
 
 def _ordinary(n: int = 40) -> list[dict]:
@@ -52,8 +53,8 @@ def write_case(case: str, folder: Path) -> None:
     if case == "deep":
         meta = "[" * 500 + "]" * 500
         _jsonl(folder, json.dumps({"id": "deep", **_pair("hi")})[:-1] + f', "meta": {meta}}}')
-    elif case in ("big20", "big60"):
-        size = (20 if case == "big20" else 60) << 20
+    elif case in ("big20", "big60", "big100"):
+        size = int(case[3:]) << 20
         _jsonl(folder, json.dumps({"id": "big", **_pair("word " * (size // 5))}))
     elif case == "two_values":
         a, b = _pair("What is one plus one?"), _pair("Name a colour, please, a bright one.", "Red.")

@@ -54,7 +54,7 @@ def test_pickled_dofns_are_small(graph):
     for t in graph.components.transforms.values():
         if t.spec.urn == common_urns.primitives.PAR_DO.urn:
             sizes[t.unique_name] = len(beam_runner_api_pb2.ParDoPayload.FromString(t.spec.payload).do_fn.payload)
-    assert "TruncateExamples/FitToBudget/ParDo(_Fit)" in sizes and "RenderExamples/RenderText" in sizes
+    assert "TruncateExamples/FitToBudget/ParDo(_Fit)" in sizes and "RenderExamples/RenderText/ParDo(_Render)" in sizes
     heavy = {name: n for name, n in sizes.items() if n > MAX_DOFN_BYTES}
     assert not heavy, f"DoFns pickled over {MAX_DOFN_BYTES} bytes: {heavy}"
 

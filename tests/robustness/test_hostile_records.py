@@ -205,6 +205,9 @@ def test_a_failure_in_any_stage_is_one_reject_and_the_run_goes_on(failing):
     # bad-render lost the one example that failed, bad-write both, bad-fit its dialogue; the rest are there
     assert kept == sorted([(f"ok-{i}", 1) for i in range(6)] + [("bad-render", 1)])
     assert stats["rejects"] == {"internal_error": 5}
+    lengths = {length for d in stats["num_tokens"].values() for length in d.get("histogram", {})}
+    assert sum(d["count"] for d in stats["num_tokens"].values()) == len(rows)  # rejected rows taken back
+    assert lengths == {str(r["num_tokens"]) for r in rows}
     assert stats["records"]["dialogues_kept"] == 8 and stats["splits"]["train"]["examples"] + stats["splits"][
         "validation"
     ]["examples"] == len(rows)
