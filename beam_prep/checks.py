@@ -164,9 +164,15 @@ def probe_template(template, encoder: TextEncoder, config: RunConfig) -> None:
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise ConfigError(f"--template {name!r} failed on a probe dialogue: {message}") from None
     if need > config.max_seq_length:
-        what = "--system_prompt" if config.system_prompt else "its default system prompt, if any,"
+        what = (
+            " with --system_prompt"
+            if config.system_prompt
+            else " with its default system prompt"
+            if template.default_system_prompt
+            else ""
+        )
         raise ConfigError(
-            f"--max_seq_length {config.max_seq_length} is too small: template {name!r} with {what} "
+            f"--max_seq_length {config.max_seq_length} is too small: template {name!r}{what} "
             f"needs {need} tokens for a one-word question and answer, so every example would be too_long"
         )
 

@@ -109,6 +109,11 @@ def parse(command: str, argv: list[str]) -> tuple[RunConfig, list[str], argparse
     values = load_yaml(ns.config) if getattr(ns, "config", None) else {}
     values.update({k: v for k, v in vars(ns).items() if k in FIELDS})
     config = RunConfig(**values)
+    # Beam's dry_run in a YAML's pipeline_options means ours (which passes Beam's on to Dataflow):
+    # alone it would make a run that then reads the stats.json a dry run never writes.
+    if "dry_run" in config.pipeline_options:
+        beam_dry_run = str(config.pipeline_options.pop("dry_run")).lower()
+        config.dry_run = config.dry_run or beam_dry_run in ("true", "1", "yes")
     return config, rest, ns
 
 

@@ -101,6 +101,13 @@ def test_our_booleans_take_beam_s_value_form():
     assert parse("run", ["--input", "a", "--output", "o", "--no-verbose"])[0].verbose is False
 
 
+def test_beam_s_dry_run_in_yaml_is_ours(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("input: a\noutput: o\npipeline_options:\n  runner: DataflowRunner\n  dry_run: true\n")
+    config, beam_argv, _ = parse("run", ["--config", str(cfg)])
+    assert config.dry_run is True and config.pipeline_options == {"runner": "DataflowRunner"} and beam_argv == []
+
+
 def test_a_secret_in_an_unknown_option_never_reaches_stderr(tmp_path, capsys):
     corpus = tmp_path / "a.jsonl"
     corpus.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
