@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, fields
 
 from beam_prep.core.explode import explode
+from beam_prep.core.normalize import content_id
 from beam_prep.core.records import TRAIN, VALIDATION, Dialogue, Turn
 
 DIGEST = 16
@@ -31,11 +32,12 @@ class ExampleKey:
     key: bytes  # memory + target
     target: bytes  # the target turn alone (the verbatim-target figure)
     owner: tuple  # (split rank, conversation, dialogue id, source, line, turn_index)
+    place: tuple  # place(dialogue)
 
     @property
-    def ref(self) -> tuple[str, int, int]:
-        """(source, line, turn_index): the example, unique even where ids repeat."""
-        return self.owner[3], self.owner[4], self.owner[5]
+    def ref(self) -> tuple:
+        """place(dialogue) + (turn_index,): the example, unique even where ids repeat."""
+        return (*self.place, self.owner[5])
 
     @property
     def example_id(self) -> str:
@@ -44,6 +46,13 @@ class ExampleKey:
     @property
     def split(self) -> str:
         return VALIDATION if self.owner[0] else TRAIN
+
+
+def place(dialogue: Dialogue) -> tuple[str, int, str, str]:
+    """Where a dialogue is: (source, line, id, content id). Values sharing a line of a .json file
+    share source and line, and may share an id; only equal values share all four (and it does not
+    matter which of them is kept)."""
+    return dialogue.source, dialogue.line, dialogue.id, content_id(dialogue.turns)
 
 
 def canonical(turn: Turn) -> bytes:
@@ -58,20 +67,23 @@ def example_keys(dialogue: Dialogue, mode: str) -> list[ExampleKey]:
     running = hashlib.blake2b(digest_size=DIGEST)
     out = []
     rank = 0 if dialogue.split == TRAIN else 1
+    where = place(dialogue)
     for i, turn in enumerate(dialogue.turns):
         data = canonical(turn)
         running.update(len(data).to_bytes(8, "big") + data)
         if i in ends:
             target = hashlib.blake2b(data, digest_size=DIGEST).digest()
             owner = (rank, dialogue.unit, dialogue.id, dialogue.source, dialogue.line, ends[i])
-            out.append(ExampleKey(running.copy().digest(), target, owner))
+            out.append(ExampleKey(running.copy().digest(), target, owner, where))
     return out
 
 
 def kept_and_dropped(copies: list[ExampleKey]) -> tuple[ExampleKey, list[ExampleKey]]:
-    """The copy kept among examples of one key, and the ones dropped."""
+    """The copy kept among examples of one key, and the ones dropped. A copy at the kept one's very
+    place (equal values with one id on one line of a .json file) cannot be told apart from it and
+    is not dropped."""
     ordered = sorted(copies, key=lambda k: k.owner)
-    return ordered[0], ordered[1:]
+    return ordered[0], [k for k in ordered[1:] if k.ref != ordered[0].ref]
 
 
 def validation_train_targets(copies: list[ExampleKey]) -> list[ExampleKey]:

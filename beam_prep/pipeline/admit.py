@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from beam_prep.core.dedup import place
 from beam_prep.core.explode import explode
 from beam_prep.core.records import VALIDATION, Dialogue, Reject
 from beam_prep.core.stats import Outcome, Stat
@@ -24,7 +25,8 @@ class _Admit(CountingDoFn):
         self._mode, self._dedup, self._drop = mode, drop_duplicates, drop_train_targets
 
     def process(self, dialogue: Dialogue, duplicate_ids, duplicates, train_targets):
-        if not dialogue.parts and (kept := duplicate_ids.get((dialogue.source, dialogue.line))):
+        where = place(dialogue)
+        if not dialogue.parts and (kept := duplicate_ids.get(where)):
             self.count(Stat(Outcome.RECORD_REJECTED, dialogue.source, reason="duplicate_id"))
             yield self._reject("duplicate_id", dialogue, f"id {dialogue.id!r} already read at {kept}")
             return
@@ -34,7 +36,7 @@ class _Admit(CountingDoFn):
         self.count(Stat(Outcome.DIALOGUE, split=split))
         continued = dialogue.parts[1].first_turn if dialogue.parts else len(dialogue.turns)
         for ex in explode(dialogue, self._mode):
-            ref = (dialogue.source, dialogue.line, ex.turn_index)
+            ref = (*where, ex.turn_index)
             if self._dedup and (kept := duplicates.get(ref)) is not None:
                 self.count(Stat(Outcome.EXAMPLE_REJECTED, dialogue.source, reason="duplicate"))
                 yield self._reject("duplicate", dialogue, kept, ex.id)

@@ -7,10 +7,11 @@ duplicate ids, and one ExampleKey (two digests and the owner) per example; the s
 only what is dropped. Dialogues and examples never travel.
 
 Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
-- duplicate_ids: (source, line) of a single-record dialogue whose id an earlier record (by file,
-  then line) already has -> "source:line" of that record. Ids compare as text: 7 and "7" are one.
-- duplicates: (source, line, turn_index) of an example dropped as a copy -> id of the kept copy.
-- train_targets: (source, line, turn_index) of a validation example whose target is also a
+- duplicate_ids: place(dialogue) (source, line, id, content id; core/dedup.py) of a single-record
+  dialogue whose id an earlier record (by file, then line) already has -> "source:line" of that
+  record. Ids compare as text: 7 and "7" are one.
+- duplicates: place(dialogue) + (turn_index,) of an example dropped as a copy -> id of the kept copy.
+- train_targets: place(dialogue) + (turn_index,) of a validation example whose target is also a
   training target (with other memory) -> True.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from beam_prep.core.dedup import example_keys, kept_and_dropped, validation_train_targets
+from beam_prep.core.dedup import example_keys, kept_and_dropped, place, validation_train_targets
 from beam_prep.pipeline.read import Outputs
 
 
@@ -26,7 +27,8 @@ def _later_records(id_records):
     _, records = id_records
     first, *later = sorted(records)
     for record in later:
-        yield record, f"{first[0]}:{first[1]}"
+        if record != first:  # the same place (equal values on one line) cannot be told apart
+            yield record, f"{first[0]}:{first[1]}"
 
 
 def _dropped(key_copies):
@@ -51,7 +53,7 @@ class PlanDuplicates(beam.PTransform):
         singles, joined = singles_and_joined
         duplicate_ids = (
             singles
-            | "IdOf" >> beam.Map(lambda d: (d.id, (d.source, d.line)))
+            | "IdOf" >> beam.Map(lambda d: (d.id, place(d)))
             | "GroupIds" >> beam.GroupByKey()
             | "LaterRecords" >> beam.FlatMap(_later_records)
         )
@@ -64,7 +66,7 @@ class PlanDuplicates(beam.PTransform):
                 joined | "JoinedKeys" >> beam.FlatMap(example_keys, self._mode),
             )
             | "AllKeys" >> beam.Flatten()
-            | "WithoutDuplicateIds" >> beam.Filter(lambda k, dup: k.ref[:2] not in dup, ids)  # keys wait, not dialogues
+            | "WithoutDuplicateIds" >> beam.Filter(lambda k, dup: k.place not in dup, ids)  # keys wait, not dialogues
         )
         duplicates = (
             keys

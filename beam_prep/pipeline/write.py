@@ -168,7 +168,8 @@ class _WriteRolling(CountingDoFn):
         refused = self._refused + [(shard.split, shard.refused) for shard in self._open.values()]
         self._open, self._done, self._refused = {}, [], []
         for w in done:
-            yield GlobalWindows.windowed_value(w)
+            if w["rows"]:  # a shard whose every row was refused has no files
+                yield GlobalWindows.windowed_value(w)
         for split, rows in refused:
             yield from _emit_refused(self, rows, split)
         yield from self.flush_counts()
