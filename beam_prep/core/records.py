@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
+TOOL = "tool"  # a tool result (OpenAI `tool` message, ShareGPT `observation`): context, never trained
 TRAIN, VALIDATION = "train", "validation"
 SPLITS = (TRAIN, VALIDATION)
 
@@ -25,6 +26,11 @@ REJECT_REASONS = (
     "no_assistant_turn",  # nothing to train on: no assistant turn after a user turn
     "special_tokens_in_content",  # message text that a trainer would parse as control tokens
     "too_long",  # cannot fit max_seq_length even with a single user turn of context
+    "bad_tools",  # the record's `tools` is not a list of objects (or a JSON string of one)
+    "bad_tool_call",  # an assistant tool call without a function name, or arguments that are not a JSON object
+    "orphan_tool_result",  # a tool result with no tool call before it (or naming a call id that was not made)
+    "bad_weight",  # an assistant `weight` other than 0 or 1
+    "unsupported_by_template",  # tools or reasoning the template cannot render (or the template refused the dialogue)
 )
 
 
@@ -40,20 +46,49 @@ class RawRecord:
 
 
 @dataclass(slots=True, frozen=True)
+class ToolCall:
+    """One function call of an assistant turn (OpenAI `tool_calls[i]`)."""
+
+    name: str
+    arguments: str  # a JSON object as text: the record's string, or its object serialised (key order kept)
+    id: str = ""
+
+
+@dataclass(slots=True, frozen=True)
 class Turn:
-    role: str  # SYSTEM, USER or ASSISTANT
+    role: str  # SYSTEM, USER, ASSISTANT or TOOL
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant turns: the calls it makes (content may be empty)
+    tool_call_id: str = ""  # tool turns: the call this result answers, when the record names it
+    weight: int = 1  # assistant turns: 0 = context only, never a target
+    reasoning: str | None = None  # assistant turns: `reasoning_content`
+
+    @property
+    def structured(self) -> bool:
+        """Whether the turn needs the exact per-window path (core/structured.py): a tool call, a
+        tool result or reasoning, which a template may render in ways a skeleton cannot capture."""
+        return bool(self.tool_calls) or self.role == TOOL or self.reasoning is not None or THINK_END in self.content
+
+
+THINK_END = "</think>"  # reasoning inline in an assistant content: `<think>...</think>answer`
 
 
 @dataclass(slots=True, frozen=True)
 class Dialogue:
-    """A normalised dialogue: an optional system turn, then alternating user/assistant turns."""
+    """A normalised dialogue: an optional system turn, then user/assistant turns (alternating unless
+    tool calls and their results, TOOL turns, come between)."""
 
     id: str
     turns: tuple[Turn, ...]  # the normalised message list; a system turn, if any, is index 0
     source: str = ""
     line: int = 0
     split: str = TRAIN
+    tools: str = ""  # the record's `tools` (function schemas) as a JSON array, "" when it has none
+
+    @property
+    def structured(self) -> bool:
+        """Tools, tool calls, tool results or reasoning: rendered window by window (core/structured.py)."""
+        return bool(self.tools) or any(t.structured for t in self.turns)
 
     @property
     def has_system(self) -> bool:
