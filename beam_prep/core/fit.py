@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from functools import cached_property
 
 from beam_prep.core.layout import IGNORE_INDEX, WindowLayout
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
+from beam_prep.core.structured import StructuredFitter
 from beam_prep.core.units import instantiate
 
 __all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
@@ -24,18 +26,27 @@ __all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
 class Fitter(WindowLayout):
     """Everything one worker needs to fit examples; built once per worker in DoFn.setup."""
 
+    @cached_property
+    def structured(self) -> StructuredFitter:
+        """The exact per-window path for dialogues with tools, tool calls or reasoning."""
+        return StructuredFitter(self.template, self.encoder, self.max_seq_length, self.system_prompt, self.reasoning)
+
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, items: Iterable[tuple[Dialogue, list[Example]]]) -> Iterator[Example | Reject]:
         """Fit the examples of a batch of dialogues; the units of all their turns in one batch."""
-        live = []
+        live, entries = [], []
         for dialogue, examples in items:
             if self.special_policy == "reject" and (found := self._special_in(dialogue)):
                 yield _reject(dialogue, "special_tokens_in_content", f"content contains {found!r}")
                 continue
-            live.append((dialogue, examples, {}))
+            entries.append((dialogue, examples, None if dialogue.structured else {}))
+            if not dialogue.structured:
+                live.append(entries[-1])
         self._prefill(live)
-        for dialogue, examples, cache in live:
-            if examples and examples[0].turn_index == -1:
+        for dialogue, examples, cache in entries:
+            if cache is None:  # tools, tool calls or reasoning: the exact per-window path
+                yield from self.structured.fit(dialogue, examples)
+            elif examples and examples[0].turn_index == -1:
                 yield from self._fit_whole(dialogue, examples[0], cache)
             else:
                 yield from self._fit_responses(dialogue, examples, cache)
@@ -75,9 +86,11 @@ class Fitter(WindowLayout):
 
     def _special_in(self, dialogue: Dialogue) -> str | None:
         for turn in dialogue.turns:
-            if found := self.encoder.find_special(turn.content):
-                return found
-        return None
+            texts = (turn.content, turn.reasoning or "", *(c.name + c.arguments for c in turn.tool_calls))
+            for text in texts:
+                if found := self.encoder.find_special(text):
+                    return found
+        return self.encoder.find_special(dialogue.tools) if dialogue.tools else None
 
     def _fit_responses(self, dialogue, examples, cache) -> Iterator[Example | Reject]:
         budget = self.max_seq_length
@@ -127,6 +140,9 @@ def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:
 
 def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
     """(text, completion start): the rendered window, and where its last turn's content begins."""
+    if ex.dialogue.structured:  # where the target's trained span begins (after its header)
+        window = fitter.structured.window(ex.dialogue, ex.start, ex.end, ex.trained)
+        return window.text, window.completion
     skeleton, contents, _ = fitter.window(ex.dialogue, ex.start, ex.end)
     parts, completion = [], 0
     last = len(contents) - 1

@@ -36,9 +36,10 @@ def build_fitter(
     max_seq_length: int,
     system_prompt: str | None = None,
     special_tokens_in_content: str = "reject",
+    reasoning: str = "train",
 ) -> Fitter:
     """A Fitter for one template and tokenizer, as pipeline/worker.py FitterSpec.build makes it."""
     compiled = CompiledTemplate(resolve_template(spec, encoder.chat_template), encoder.bos_token, encoder.eos_token)
     if spec.end_of_turn == "auto":
         compiled.end_of_turn = compiled.detect_end_of_turn(encoder.special_tokens)
-    return Fitter(compiled, encoder, max_seq_length, system_prompt, special_tokens_in_content)
+    return Fitter(compiled, encoder, max_seq_length, system_prompt, special_tokens_in_content, reasoning)

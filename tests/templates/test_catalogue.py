@@ -15,6 +15,7 @@ END_OF_TURN = {
     "llama2-chat": "eos_token",
     "mistral": "eos_token",
     "chatml": "<|im_end|>",
+    "qwen2.5": "<|im_end|>",
     "llama3": "<|eot_id|>",
     "falcon-instruct": "eos_token",
     "tokenizer": "auto",
