@@ -11,6 +11,7 @@ import yaml
 
 from beam_prep.core.explode import MODES
 from beam_prep.core.normalize import INPUT_FORMATS, Policy, parse_role_map
+from beam_prep.core.structured import REASONING_POLICIES
 
 BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
 BUNDLED_SAMPLE = str(Path(__file__).parent / "resources" / "sample")
@@ -35,6 +36,7 @@ class RunConfig:
     val_fraction: float = 0.05
     seed: int = 0
     special_tokens_in_content: str = "reject"
+    reasoning: str = "train"  # a target's reasoning: trained as its template renders it, or dropped
     num_shards: int = 0  # 0: follow the data size
     tokens_per_shard: int = 5_000_000
     batch_dialogues: int = 64
@@ -56,6 +58,7 @@ class RunConfig:
         _choice("input_format", self.input_format, INPUT_FORMATS)
         _choice("mode", self.mode, MODES)
         _choice("special_tokens_in_content", self.special_tokens_in_content, SPECIAL_POLICIES)
+        _choice("reasoning", self.reasoning, REASONING_POLICIES)
         if not isinstance(self.max_seq_length, int) or self.max_seq_length <= 0:
             raise ConfigError(f"--max_seq_length must be a positive integer, got {self.max_seq_length!r}")
         if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction < 1:

@@ -55,7 +55,12 @@ def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
         fs.rm(success)  # from now on the output is incomplete until this run commits
     tmp_root = join(config.output, TEMP_DIR, run_id)
     spec = FitterSpec(
-        template, config.tokenizer, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
+        template,
+        config.tokenizer,
+        config.max_seq_length,
+        config.system_prompt,
+        config.special_tokens_in_content,
+        config.reasoning,
     )
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)

@@ -10,7 +10,7 @@ PERCENTILES = (50, 90, 99)
 # Rejects of single examples (a dialogue may still give other examples), not of input records.
 EXAMPLE_REASONS = ("too_long",)
 # Rejects of a whole dialogue after normalisation kept it.
-DIALOGUE_REASONS = ("special_tokens_in_content",)
+DIALOGUE_REASONS = ("special_tokens_in_content", "unsupported_by_template")
 FILE_PART = "unreadable_file"  # a file or part of one that could not be read: not a record
 
 
@@ -20,6 +20,7 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
     ("file_read", source), ("records_read", source), ("dialogues_kept", source),
     ("rejected", reason, source), ("examples_rejected", reason), ("repaired", repair),
     ("dialogues" | "dialogues_rejected" | "examples" | "truncated" | "turns_dropped", split),
+    ("tool_call_targets" | "reasoning_targets", split): trained turns that call tools / carry reasoning,
     ("file_examples", source, split), ("tokens", split, num_tokens).
 
     Per file, records_read == dialogues_kept + records_rejected: every record read ends as a kept
@@ -70,7 +71,7 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
             examples_rejected[key[1]] += n
         elif kind == "repaired":
             repairs[key[1]] += n
-        elif kind in ("dialogues", "dialogues_rejected", "examples", "truncated", "turns_dropped"):
+        elif kind in SPLIT_COUNTS or kind == "dialogues_rejected":
             entry = per_split.setdefault(key[1], _split_entry())
             if kind == "dialogues_rejected":
                 entry["dialogues"] -= n
@@ -99,8 +100,11 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
     }
 
 
+SPLIT_COUNTS = ("dialogues", "examples", "truncated", "turns_dropped", "tool_call_targets", "reasoning_targets")
+
+
 def _split_entry() -> dict:
-    return {"dialogues": 0, "examples": 0, "truncated": 0, "turns_dropped": 0}
+    return dict.fromkeys(SPLIT_COUNTS, 0)
 
 
 def distribution(histogram: dict[int, int]) -> dict:

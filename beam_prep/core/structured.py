@@ -135,13 +135,14 @@ class StructuredFitter:
         if why := self.unsupported(dialogue):
             yield _reject(dialogue, "unsupported_by_template", why)
             return
-        try:
+        try:  # all or nothing: a template that refuses one window rejects the whole dialogue
             if examples[0].turn_index == -1:
-                yield from self._fit_whole(dialogue, examples[0], {})
+                out = list(self._fit_whole(dialogue, examples[0], {}))
             else:
-                yield from self._fit_responses(dialogue, examples, {})
+                out = list(self._fit_responses(dialogue, examples, {}))
         except TemplateError as exc:  # the template refused the dialogue (raise_exception)
-            yield _reject(dialogue, "unsupported_by_template", str(exc)[:300])
+            out = [_reject(dialogue, "unsupported_by_template", str(exc)[:300])]
+        yield from out
 
     def _fit_responses(self, dialogue, examples, cache) -> Iterator[Example | Reject]:
         first = examples[0].start
@@ -266,6 +267,14 @@ class StructuredFitter:
                 f"template {self.template.spec.name!r}: cannot locate assistant message {k} in its render"
             )
         return at + len(header), stop + len(eot)
+
+
+def target_counts(ex: Example, reasoning: str = "train") -> tuple[int, int]:
+    """(targets that call tools, targets whose reasoning is trained) of an example, for the card."""
+    turns = [ex.dialogue.turns[t] for t in ex.trained]
+    calls = sum(bool(t.tool_calls) for t in turns)
+    reasoned = sum(t.reasoning is not None or THINK_END in t.content for t in turns) if reasoning == "train" else 0
+    return calls, reasoned
 
 
 def exchange_starts(dialogue: Dialogue, first: int) -> list[int]:

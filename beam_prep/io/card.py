@@ -49,6 +49,9 @@ validation fraction {config["val_fraction"]}).
 | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
+Targets that call tools: {_total(stats, "tool_call_targets"):,}; targets with trained reasoning:
+{_total(stats, "reasoning_targets"):,}.
+
 Records read: {stats["records"]["read"]:,}; dialogues kept: {stats["records"]["dialogues_kept"]:,};
 rejected: {rejects} (see `rejects/`).
 
@@ -69,6 +72,10 @@ ds = load_dataset("parquet", data_files={{"train": "parquet/train-*.parquet",
 Run `{manifest["run_id"]}`; the full configuration, tokenizer hashes and package versions are in
 `manifest.json`, and the counts in `stats.json`.
 """
+
+
+def _total(stats: dict, key: str) -> int:
+    return sum(s.get(key, 0) for s in stats["splits"].values())
 
 
 def histogram_png(stats: dict, max_seq_length: int) -> bytes:

@@ -6,6 +6,8 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.records import Example, Reject
+from beam_prep.core.stats import DIALOGUE_REASONS
+from beam_prep.core.structured import target_counts
 from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
@@ -48,7 +50,7 @@ class _Fit(CountingDoFn):
         for out in self._fitter.fit(groups):
             if isinstance(out, Reject):
                 self.count(("rejected", out.reason, out.source))
-                if out.reason == "special_tokens_in_content":  # a whole dialogue, no longer in its split
+                if out.reason in DIALOGUE_REASONS:  # a whole dialogue, no longer in its split
                     self.count(("dialogues_rejected", splits[out.dialogue_id, out.source, out.line]))
                 self.count(("examples_rejected", out.reason))
                 value = GlobalWindows.windowed_value(out) if wrap else out
@@ -62,6 +64,11 @@ class _Fit(CountingDoFn):
                     self.count(("truncated", split))
                     self.count(("turns_dropped", split), out.dropped_turns)
                 self.count(("tokens", split, len(out.input_ids)))
+                calls, reasoned = target_counts(out, self._fitter.reasoning)
+                if calls:
+                    self.count(("tool_call_targets", split), calls)
+                if reasoned:
+                    self.count(("reasoning_targets", split), reasoned)
                 examples += 1
                 yield GlobalWindows.windowed_value(out) if wrap else out
         self._progress.add(len(groups), examples, rejects)

@@ -20,7 +20,7 @@ from beam_prep.core.loading import build_fitter
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import Example, RawRecord, Reject
 from beam_prep.core.templates import load_template
-from tests.templates.helpers import MODES, encoder
+from tests.templates.helpers import MODES, encoder, expected_labels
 
 WEATHER = {
     "type": "function",
@@ -348,3 +348,29 @@ def test_too_long_when_one_exchange_alone_exceeds_the_budget():
     f = fitter("tokenizer", "qwen2.5", 120)
     examples, rejects = run(f, dialogue_of("one", RECORDS["one_call"]), "per_response")
     assert not examples and [r.reason for r in rejects] == ["too_long", "too_long"]
+
+
+@pytest.mark.parametrize("template", ["chatml", "llama2-chat", "qwen2.5"])
+def test_weight_0_turns_of_plain_dialogues_stay_untrained_on_the_fast_path(template):
+    raw = {
+        "messages": [
+            {"role": "user", "content": "First question"},
+            {"role": "assistant", "content": "A bad answer we keep as context.", "weight": 0},
+            {"role": "user", "content": "Second question"},
+            {"role": "assistant", "content": "A good answer."},
+            {"role": "user", "content": "Third question"},
+            {"role": "assistant", "content": "Another good answer."},
+        ]
+    }
+    d = dialogue_of("w", raw)
+    assert not d.structured
+    tok = {"chatml": "chatml", "qwen2.5": "qwen2.5"}.get(template, "mistral")
+    for budget in (4096, {"qwen2.5": 75}.get(template, 40)):  # qwen2.5 writes Qwen's default system prompt
+        f = fitter(template, tok, budget)
+        for mode in MODES:
+            examples, _ = run(f, d, mode)
+            assert examples and all(1 not in ex.trained for ex in examples)
+            for ex in examples:
+                text, _ = window_text(f, ex)
+                assert ex.input_ids == f.encoder.hf(text)["input_ids"]
+                assert ex.labels == expected_labels(f.encoder.hf, text, ex, f.template.end_of_turn)
