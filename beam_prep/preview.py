@@ -174,7 +174,7 @@ def token_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
 def _structured_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
     """Token pieces of a window rendered whole (core/structured.py), from the tokenizer's offsets."""
     enc = fitter.encoder
-    text = fitter.structured.window(ex.dialogue, ex.start, ex.end, ex.trained).text
+    text, _ = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
     encoding = enc.backend.encode(text, add_special_tokens=True)
     specials, pieces, pos = set(enc.special_ids.values()), [], 0
     for i, (_, end), label in zip(encoding.ids, encoding.offsets, ex.labels):

@@ -141,8 +141,8 @@ def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:
 def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
     """(text, completion start): the rendered window, and where its last turn's content begins."""
     if ex.dialogue.structured:  # where the target's trained span begins (after its header)
-        window = fitter.structured.window(ex.dialogue, ex.start, ex.end, ex.trained)
-        return window.text, window.completion
+        text, spans = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
+        return text, spans[-1][0] if spans else len(text)
     skeleton, contents, _ = fitter.window(ex.dialogue, ex.start, ex.end)
     parts, completion = [], 0
     last = len(contents) - 1

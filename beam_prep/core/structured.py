@@ -52,7 +52,6 @@ class Window:
     text: str
     ids: list[int]
     labels: list[int]
-    completion: int  # where the last trained span starts in text (len(text) if none)
 
 
 def probe(template: CompiledTemplate) -> Support:
@@ -158,7 +157,7 @@ class StructuredFitter:
                 )
                 yield _reject(dialogue, "too_long", detail)
                 continue
-            window = self.window(dialogue, starts[s], ex.end, ex.trained)
+            window = self.window(dialogue, starts[s], ex.end, ex.trained, cache)
             yield replace(
                 ex, start=starts[s], dropped_turns=starts[s] - first, input_ids=window.ids, labels=window.labels
             )
@@ -167,7 +166,7 @@ class StructuredFitter:
         """The whole dialogue if it fits, else consecutive windows of whole exchanges that each fit."""
         budget = self.max_seq_length
         if self._count(dialogue, whole.start, whole.end, whole.trained, cache) <= budget:
-            window = self.window(dialogue, whole.start, whole.end, whole.trained)
+            window = self.window(dialogue, whole.start, whole.end, whole.trained, cache)
             yield replace(whole, input_ids=window.ids, labels=window.labels)
             return
         exchanges = exchange_ends(dialogue, whole.start, whole.end)
@@ -190,8 +189,8 @@ class StructuredFitter:
             j, end = fitting
             trained = tuple(t for t in whole.trained if start <= t <= end)
             if trained:
-                window = self.window(dialogue, start, end, trained)
-                yield Example(dialogue, start, end, end, trained, start - whole.start, window.ids, window.labels)
+                window = self.window(dialogue, start, end, trained, cache)
+                yield Example(dialogue, start, end, end, trained, 0, window.ids, window.labels)
             i = j + 1
 
     # -- rendering -----------------------------------------------------------------------------
@@ -225,22 +224,31 @@ class StructuredFitter:
     def _count(self, dialogue, start: int, end: int, trained: tuple[int, ...], cache: dict) -> int:
         key = (start, end, trained if self.reasoning == "drop" else ())  # dropping reasoning changes the text
         if key not in cache:
-            text, _, _ = self._text(dialogue, start, end, trained)
-            cache[key] = len(self.encoder.encode_text(text))
+            text, messages, tools = self._text(dialogue, start, end, trained)
+            encoding = self.encoder.backend.encode(text, add_special_tokens=True)
+            cache[key] = len(encoding.ids)
+            cache["last"] = (key, (text, messages, tools), encoding)  # the window chosen is the last counted
         return cache[key]
 
-    def window(self, dialogue: Dialogue, start: int, end: int, trained: tuple[int, ...]) -> Window:
-        """The window's text, its ids as `tokenizer(text)` gives them, and labels on the trained turns."""
-        text, messages, tools = self._text(dialogue, start, end, trained)
+    def text(self, dialogue: Dialogue, start: int, end: int, trained: tuple[int, ...], rendered=None):
+        """(text, [(start, end) of each trained turn in it]) of the window."""
+        text, messages, tools = rendered or self._text(dialogue, start, end, trained)
         head = len(messages) - (end - start + 1)
-        spans = [self._span(messages, tools, head + t - start, text) for t in trained if start <= t <= end]
-        enc = self.encoder.backend.encode(text, add_special_tokens=True)
+        return text, [self._span(messages, tools, head + t - start, text) for t in trained if start <= t <= end]
+
+    def window(self, dialogue: Dialogue, start: int, end: int, trained: tuple[int, ...], cache=None) -> Window:
+        """The window's text, its ids as `tokenizer(text)` gives them, and labels on the trained turns."""
+        key = (start, end, trained if self.reasoning == "drop" else ())
+        last = (cache or {}).get("last")
+        rendered, enc = last[1:] if last and last[0] == key else (None, None)
+        text, spans = self.text(dialogue, start, end, trained, rendered)
+        enc = enc or self.encoder.backend.encode(text, add_special_tokens=True)
         ids = list(enc.ids)
         labels = [
             i if e > s and any(s < b and e > a for a, b in spans) else IGNORE_INDEX
             for i, (s, e) in zip(ids, enc.offsets)
         ]
-        return Window(text, ids, labels, spans[-1][0] if spans else len(text))
+        return Window(text, ids, labels)
 
     def _span(self, messages: list[dict], tools, k: int, text: str) -> tuple[int, int]:
         """(start, end) in text of assistant message k as trained: after its header, through its end."""
