@@ -29,7 +29,14 @@ class Fitter(WindowLayout):
     @cached_property
     def structured(self) -> StructuredFitter:
         """The exact per-window path for dialogues with tools, tool calls or reasoning."""
-        return StructuredFitter(self.template, self.encoder, self.max_seq_length, self.system_prompt, self.reasoning)
+        return StructuredFitter(
+            self.template,
+            self.encoder,
+            self.max_seq_length,
+            self.system_prompt,
+            self.reasoning,
+            getattr(self, "tool_template", None),
+        )
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, items: Iterable[tuple[Dialogue, list[Example]]]) -> Iterator[Example | Reject]:

@@ -108,22 +108,36 @@ def hf_message(turn: Turn, drop_reasoning: bool = False) -> dict:
 class StructuredFitter:
     """Fits and renders the examples of structured dialogues; built once per worker with the Fitter."""
 
-    def __init__(self, template: CompiledTemplate, encoder: TextEncoder, max_seq_length: int, system_prompt, reasoning):
+    def __init__(
+        self,
+        template: CompiledTemplate,
+        encoder: TextEncoder,
+        max_seq_length: int,
+        system_prompt,
+        reasoning,
+        tool_template=None,
+    ):
         if reasoning not in REASONING_POLICIES:
             raise ValueError(f"--reasoning {reasoning!r} is not one of: {', '.join(REASONING_POLICIES)}")
         self.template, self.encoder = template, encoder
+        self.tool_template = tool_template or template  # what renders a dialogue that has `tools`
         self.max_seq_length, self.system_prompt, self.reasoning = max_seq_length, system_prompt, reasoning
 
     @cached_property
     def support(self) -> Support:
         return probe(self.template)
 
+    @cached_property
+    def tool_support(self) -> Support:
+        return probe(self.tool_template) if self.tool_template is not self.template else self.support
+
     def unsupported(self, dialogue: Dialogue) -> str:
         """Why the template cannot render this dialogue without losing part of it ("" if it can)."""
         name = self.template.spec.name
-        if (dialogue.tools or any(t.tool_calls or t.role == TOOL for t in dialogue.turns)) and not self.support.tools:
+        support = self.tool_support if dialogue.tools else self.support
+        if (dialogue.tools or any(t.tool_calls or t.role == TOOL for t in dialogue.turns)) and not support.tools:
             return f"template {name!r} has no tool format (it would drop the tools, tool calls or results)"
-        if self.reasoning == "train" and any(t.reasoning for t in dialogue.turns) and not self.support.reasoning:
+        if self.reasoning == "train" and any(t.reasoning for t in dialogue.turns) and not support.reasoning:
             return f"template {name!r} does not render reasoning_content (--reasoning drop leaves it out)"
         return ""
 
@@ -207,7 +221,8 @@ class StructuredFitter:
 
     def _render(self, messages: list[dict], tools, generation: bool = False) -> str:
         """The template's text without a BOS the tokenizer adds itself (never doubled)."""
-        text = self.template.render(messages, tools, generation)
+        template = self.template if tools is None else self.tool_template
+        text = template.render(messages, tools, generation)
         enc = self.encoder
         if enc.prefix_ids and enc.bos_token and text.startswith(enc.bos_token):
             text = text[len(enc.bos_token) :]

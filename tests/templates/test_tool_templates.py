@@ -20,7 +20,7 @@ from beam_prep.core.loading import build_fitter
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import Example, RawRecord, Reject
 from beam_prep.core.templates import load_template
-from tests.templates.helpers import MODES, encoder, expected_labels
+from tests.templates.helpers import CHAT_TEMPLATES, MODES, encoder, expected_labels
 
 WEATHER = {
     "type": "function",
@@ -374,3 +374,50 @@ def test_weight_0_turns_of_plain_dialogues_stay_untrained_on_the_fast_path(templ
                 text, _ = window_text(f, ex)
                 assert ex.input_ids == f.encoder.hf(text)["input_ids"]
                 assert ex.labels == expected_labels(f.encoder.hf, text, ex, f.template.end_of_turn)
+
+
+HERMES_GOLDEN = [
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "C1"}}\n</tool_call><|im_end|>',
+    "It is sunny and 11 degrees in C1.<|im_end|>",
+]
+
+
+@pytest.mark.parametrize("budget", [4096, 450])
+def test_hermes_3_tool_use_template(tmp_path, budget):
+    """NousResearch Hermes-3's named chat templates, as its tokenizer_config.json has them: `default`
+    (ChatML) and `tool_use`, which apply_chat_template picks when tools are given, and so do we. Text
+    as apply_chat_template renders it, ids as tokenizer(text), and hand-written trained text. Its tool
+    results render differently when they are the last message (no newline before <|im_end|>), so the
+    prompt before an answer is not a prefix of the window: the answer is located by its header."""
+    from tests.templates.test_tokenizer_template import tokenizer_with
+
+    named = [
+        {"name": "default", "template": (CHAT_TEMPLATES / "chatml-openhermes.jinja").read_text(encoding="utf-8")},
+        {
+            "name": "tool_use",
+            "template": (CHAT_TEMPLATES / "hermes-3-llama-3.1-tool-use.jinja").read_text(encoding="utf-8"),
+        },
+    ]
+    enc = tokenizer_with(tmp_path / "hermes", "chatml", named)
+    f = build_fitter(load_template("tokenizer"), enc, budget)
+    truncated = False
+    for name in ("one_call", "long", "plain_then_tools_weight0"):
+        raw = RECORDS[name]
+        d = dialogue_of(name, raw)
+        for mode in MODES:
+            examples, rejects = run(f, d, mode)
+            assert examples and {r.reason for r in rejects} <= {"too_long"}
+            truncated |= any(ex.dropped_turns for ex in examples)
+            for ex in examples:
+                text, _ = window_text(f, ex)
+                reference_text = enc.hf.apply_chat_template(
+                    reference_messages(raw, ex, None), tools=raw["tools"], tokenize=False
+                )
+                assert text == reference_text[len("<s>") :]
+                assert ex.input_ids == enc.hf(text)["input_ids"] and len(ex.input_ids) <= budget
+                trained = enc.hf.decode([i if i != IGNORE_INDEX else 32001 for i in ex.labels])
+                runs = [r.strip() for r in trained.split("<|im_start|>") if r.strip()]
+                assert len(runs) == len(ex.trained)
+                if name == "one_call" and mode == "per_response":
+                    assert runs == HERMES_GOLDEN[ex.end // 2 - 1 : ex.end // 2]
+    assert truncated == (budget < 4096)
