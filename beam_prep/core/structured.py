@@ -29,22 +29,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from beam_prep.core.records import ASSISTANT, SYSTEM, THINK_END, TOOL, USER, Dialogue, Example, Reject, Turn
+from beam_prep.core.messages import Support, hf_message, probe
+from beam_prep.core.records import ASSISTANT, SYSTEM, THINK_END, TOOL, USER, Dialogue, Example, Reject
 from beam_prep.core.templates import CompiledTemplate, TemplateError
 from beam_prep.core.tokenizer import TextEncoder
 
 IGNORE_INDEX = -100
 REASONING_POLICIES = ("train", "drop")  # --reasoning: train a target's reasoning as rendered, or drop it
-_PROBE = "beamprepprobe"
-
-
-@dataclass(frozen=True, slots=True)
-class Support:
-    """What a template renders, found by rendering probe dialogues once per worker."""
-
-    tools: bool  # the tools header, tool calls (name and arguments) and tool results all appear
-    reasoning: bool  # an assistant's `reasoning_content` appears (as the last message)
-    position_dependent: bool  # an assistant turn renders differently in the history than as the last message
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,57 +43,6 @@ class Window:
     text: str
     ids: list[int]
     labels: list[int]
-
-
-def probe(template: CompiledTemplate) -> Support:
-    call = {"id": "call0", "type": "function", "function": {"name": _PROBE + "call", "arguments": {_PROBE + "arg": 1}}}
-    tool = {"type": "function", "function": {"name": _PROBE + "tool", "description": "d", "parameters": {}}}
-    tool_dialogue = [
-        {"role": USER, "content": "u"},
-        {"role": ASSISTANT, "content": "", "tool_calls": [call]},
-        {"role": TOOL, "tool_call_id": "call0", "content": _PROBE + "result"},
-        {"role": ASSISTANT, "content": "w"},
-    ]
-    reasoned = {"role": ASSISTANT, "content": "w", "reasoning_content": _PROBE + "reasoning"}
-    tools = _shows(template, tool_dialogue, [tool], ("tool", "call", "arg", "result"))
-    reasoning = _shows(template, [{"role": USER, "content": "u"}, reasoned], None, ("reasoning",))
-    try:
-        last = template.render([{"role": USER, "content": "u"}, reasoned])
-        history = template.render([{"role": USER, "content": "u"}, reasoned, {"role": USER, "content": "v"}, reasoned])
-        position_dependent = not history.startswith(last)
-    except TemplateError:
-        position_dependent = True
-    return Support(tools, reasoning, position_dependent)
-
-
-def _shows(template: CompiledTemplate, messages: list[dict], tools, marks: tuple[str, ...]) -> bool:
-    try:
-        text = template.render(messages, tools)
-    except TemplateError:
-        return False
-    return all(_PROBE + m in text for m in marks)
-
-
-def hf_message(turn: Turn, drop_reasoning: bool = False) -> dict:
-    """A turn as a Hugging Face chat message: OpenAI's keys, arguments parsed (templates `tojson` them)."""
-    message = {"role": turn.role, "content": turn.content}
-    if turn.tool_calls:
-        message["tool_calls"] = [
-            {
-                **({"id": c.id} if c.id else {}),
-                "type": "function",
-                "function": {"name": c.name, "arguments": json.loads(c.arguments)},
-            }
-            for c in turn.tool_calls
-        ]
-    if turn.role == TOOL and turn.tool_call_id:
-        message["tool_call_id"] = turn.tool_call_id
-    if drop_reasoning:
-        if THINK_END in turn.content:
-            message["content"] = turn.content.split(THINK_END)[-1].strip()
-    elif turn.reasoning is not None:
-        message["reasoning_content"] = turn.reasoning
-    return message
 
 
 class StructuredFitter:

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, window_text
 from beam_prep.core.loading import build_fitter
+from beam_prep.core.messages import hf_message
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import RawRecord
-from beam_prep.core.structured import hf_message
 from beam_prep.core.templates import load_template
 from tests.properties.strategies import tool_records
 from tests.templates.helpers import encoder, fit
