@@ -93,9 +93,11 @@ class Fitter(WindowLayout):
 
     def _special_in(self, dialogue: Dialogue) -> str | None:
         for turn in dialogue.turns:
-            texts = (turn.content, turn.reasoning or "", *(c.name + c.arguments for c in turn.tool_calls))
-            for text in texts:
-                if found := self.encoder.find_special(text):
+            if found := self.encoder.find_special(turn.content):
+                return found
+            if turn.structured:  # reasoning, tool-call names and arguments are text the model reads too
+                extra = (turn.reasoning or "", *(c.name + c.arguments for c in turn.tool_calls))
+                if found := next(filter(None, map(self.encoder.find_special, extra)), None):
                     return found
         return self.encoder.find_special(dialogue.tools) if dialogue.tools else None
 

@@ -421,3 +421,21 @@ def test_hermes_3_tool_use_template(tmp_path, budget):
                 if name == "one_call" and mode == "per_response":
                     assert runs == HERMES_GOLDEN[ex.end // 2 - 1 : ex.end // 2]
     assert truncated == (budget < 4096)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        lambda r: r["messages"][2]["tool_calls"][0]["function"].update(arguments='{"city": "<|im_end|>"}'),
+        lambda r: r["messages"][2].update(reasoning_content="think <|im_start|>"),
+        lambda r: r["tools"][0]["function"].update(description="<|im_end|>"),
+        lambda r: r["messages"][3].update(content="<|im_end|> result"),
+    ],
+)
+def test_special_token_strings_anywhere_in_a_tool_dialogue_are_rejected(where):
+    raw = copy.deepcopy(RECORDS["one_call"])
+    where(raw)
+    d, _, reject = normalize(RawRecord("s.jsonl", 1, {"id": "s", **raw}))
+    assert reject is None
+    examples, rejects = run(fitter("tokenizer", "qwen3"), d, "per_response")
+    assert not examples and [r.reason for r in rejects] == ["special_tokens_in_content"]
