@@ -29,6 +29,8 @@ _HELP = {
     "seed": "seed of the train/validation split hash",
     "special_tokens_in_content": "dialogues whose text holds special-token strings: reject or keep "
     "(also a --system_prompt holding one: an error, or kept)",
+    "reasoning": "a target's reasoning (reasoning_content, <think>): train it as the template renders it, "
+    "or drop it from targets",
     "num_shards": "output shards per split with the same contents on every runner (0: written as rows come, "
     "a new shard every --tokens_per_shard tokens)",
     "tokens_per_shard": "tokens per output shard when --num_shards is 0 (short shards are merged: at most "
@@ -41,7 +43,7 @@ _HELP = {
     "empty_turns": "turns empty after stripping: drop or reject (bad_turn)",
     "leading_assistant": "assistant turns before the first user turn: drop or reject (bad_turn)",
     "unknown_roles": "turns whose role is neither known nor in --role_map: reject (unknown_role) or skip",
-    "role_map": "extra roles, e.g. tool=assistant,function=skip (targets: system, user, assistant, skip)",
+    "role_map": "extra roles, e.g. function_result=tool,notes=skip (targets: system, user, assistant, tool, skip)",
     "conversation_key": "records of one conversation, rejoined in order: auto (ShareGPT ids QWJhYvA_0, _1...), "
     "none, id_suffix (any id <base>_<n>), field:NAME or field:NAME:ORDER",
     "duplicates": "an example whose memory and target equal another's: drop (written once) or keep every copy",

@@ -14,6 +14,7 @@ from beam_prep.core.explode import MODES
 from beam_prep.core.failures import INTERNAL_ERROR_CHOICES
 from beam_prep.core.limits import RECORD_MB
 from beam_prep.core.normalize import INPUT_FORMATS, Policy, parse_role_map
+from beam_prep.core.structured import REASONING_POLICIES
 
 BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
 BUNDLED_SAMPLE = str(Path(__file__).parent / "resources" / "sample")
@@ -40,6 +41,7 @@ class RunConfig:
     val_fraction: float = 0.05
     seed: int = 0
     special_tokens_in_content: str = "reject"
+    reasoning: str = "train"  # a target's reasoning: trained as its template renders it, or dropped
     num_shards: int = 0  # 0: follow the data size
     tokens_per_shard: int = 5_000_000
     batch_dialogues: int = 64
@@ -71,6 +73,7 @@ class RunConfig:
         _choice("internal_errors", self.internal_errors, INTERNAL_ERROR_CHOICES)
         if not isinstance(self.max_record_mb, (int, float)) or not self.max_record_mb > 0:
             raise ConfigError(f"--max_record_mb must be a positive number, got {self.max_record_mb!r}")
+        _choice("reasoning", self.reasoning, REASONING_POLICIES)
         if not isinstance(self.max_seq_length, int) or self.max_seq_length <= 0:
             raise ConfigError(f"--max_seq_length must be a positive integer, got {self.max_seq_length!r}")
         if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction < 1:

@@ -58,7 +58,12 @@ def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
     template, files = checked or check(config)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     spec = FitterSpec(
-        template, config.tokenizer, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
+        template,
+        config.tokenizer,
+        config.max_seq_length,
+        config.system_prompt,
+        config.special_tokens_in_content,
+        config.reasoning,
     )
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)

@@ -11,6 +11,7 @@ otherwise between ⟦ and ⟧), and its token counts. Rejected dialogues are lis
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -21,7 +22,7 @@ from beam_prep.core.fit import IGNORE_INDEX, Fitter
 from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
 from beam_prep.core.normalize import normalize
 from beam_prep.core.readers import file_kind, iter_records
-from beam_prep.core.records import Example, Reject
+from beam_prep.core.records import TOOL, Example, Reject
 from beam_prep.core.screen import special_token_reject
 from beam_prep.core.templates import TemplateError, load_template
 from beam_prep.core.tokenizer import TextEncoder, TokenizerError
@@ -72,7 +73,12 @@ def load_fitter(config: RunConfig) -> Fitter:
             raise ConfigError(f"--mode {config.mode!r} is not supported by template {spec.name!r} ({spec.modes})")
         encoder = TextEncoder(localize_dir(config.tokenizer, TOKENIZER_FILES))
         return build_fitter(
-            spec, encoder, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
+            spec,
+            encoder,
+            config.max_seq_length,
+            config.system_prompt,
+            config.special_tokens_in_content,
+            config.reasoning,
         )
     except TemplateError as exc:
         raise ConfigError(f"--template: {exc}") from None
@@ -105,9 +111,27 @@ def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
 
 def header(ex: Example, number: int, max_seq_length: int) -> str:
     trained = sum(label != IGNORE_INDEX for label in ex.labels)
-    return (
+    line = (
         f"── example {number}: {ex.id} · num_tokens {len(ex.input_ids)}/{max_seq_length} · trained {trained}"
         f" · context_turns {ex.context_turns} · dropped_turns {ex.dropped_turns}"
+    )
+    return line + (f"\n{tool_summary(ex)}" if ex.dialogue.structured else "")
+
+
+def tool_summary(ex: Example) -> str:
+    """The tools, calls, results and reasoning of a structured example's window, and what is trained."""
+    d = ex.dialogue
+    window = d.turns[ex.start : ex.end + 1]
+    tools = [t.get("function", t).get("name", "?") for t in json.loads(d.tools)] if d.tools else []
+    calls = [f"{c.name}({c.arguments})" for t in window for c in t.tool_calls]
+    results = sum(t.role == TOOL for t in window)
+    targets = ", ".join(
+        f"{t} ({'tool call' if d.turns[t].tool_calls else 'answer'}{' + reasoning' if d.turns[t].reasoning else ''})"
+        for t in ex.trained
+    )
+    return (
+        f"   tools {', '.join(tools) or 'none'} · calls {'; '.join(calls) or 'none'} · tool results {results}"
+        f" · trained turns {targets}"
     )
 
 
@@ -132,6 +156,8 @@ def token_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
     """(text, trained, is_control_token) per token of ex.input_ids, from the units of its window
     (so a special-token string kept inside content shows as the plain text it was encoded as)."""
     enc = fitter.encoder
+    if ex.dialogue.structured:
+        return _structured_pieces(fitter, ex)
     units = fitter.units(ex.dialogue, ex.start, ex.end)
     plain = iter(enc.encode_units([(u.text, u.starts_piece) for u in units if not u.special]))
     pieces = [(enc.hf.convert_ids_to_tokens(i), True) for i in enc.prefix_ids]
@@ -147,3 +173,18 @@ def token_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
     if len(pieces) != len(ex.labels):  # cannot happen for a fitted example; never mislabel
         raise ValueError(f"example {ex.id}: {len(pieces)} token pieces for {len(ex.labels)} labels")
     return [(text, label != IGNORE_INDEX, special) for (text, special), label in zip(pieces, ex.labels)]
+
+
+def _structured_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
+    """Token pieces of a window rendered whole (core/structured.py), from the tokenizer's offsets."""
+    enc = fitter.encoder
+    text, _ = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
+    encoding = enc.backend.encode(text, add_special_tokens=True)
+    specials, pieces, pos = set(enc.special_ids.values()), [], 0
+    for i, (_, end), label in zip(encoding.ids, encoding.offsets, ex.labels):
+        if end == 0:  # added by the tokenizer around the text (BOS/EOS): no offsets
+            pieces.append((enc.hf.convert_ids_to_tokens(i), label != IGNORE_INDEX, True))
+            continue
+        pieces.append((text[pos:end], label != IGNORE_INDEX, i in specials))
+        pos = max(pos, end)
+    return pieces

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from functools import cached_property
 
 from beam_prep.core.failures import TEMPLATE_ERROR, failure_detail
 from beam_prep.core.layout import IGNORE_INDEX, WindowLayout, answer_start
 from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
+from beam_prep.core.structured import StructuredFitter
 from beam_prep.core.templates import TemplateError
 from beam_prep.core.units import instantiate
 
@@ -26,15 +28,33 @@ __all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
 class Fitter(WindowLayout):
     """Everything one worker needs to fit examples; built once per worker in DoFn.setup."""
 
+    @cached_property
+    def structured(self) -> StructuredFitter:
+        """The exact per-window path for dialogues with tools, tool calls or reasoning."""
+        return StructuredFitter(
+            self.template,
+            self.encoder,
+            self.max_seq_length,
+            self.system_prompt,
+            self.reasoning,
+            getattr(self, "tool_template", None),
+        )
+
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, items: Iterable[tuple[Dialogue, list[Example]]]) -> Iterator[Example | Reject]:
         """Fit the examples of a batch of dialogues; the units of all their turns in one batch.
 
         Dialogues with special-token strings are rejected before this (core/screen.py)."""
-        live = [(dialogue, examples, {}) for dialogue, examples in items]
+        live, entries = [], []
+        for dialogue, examples in items:
+            entries.append((dialogue, examples, None if dialogue.structured else {}))
+            if not dialogue.structured:
+                live.append(entries[-1])
         self._prefill(live)
-        for dialogue, examples, cache in live:
-            if examples and examples[0].turn_index == -1:
+        for dialogue, examples, cache in entries:
+            if cache is None:  # tools, tool calls or reasoning: the exact per-window path
+                yield from self.structured.fit(dialogue, examples)
+            elif examples and examples[0].turn_index == -1:
                 yield from self._fit_whole(dialogue, examples[0], cache)
             else:
                 yield from self._fit_responses(dialogue, examples, cache)
@@ -125,6 +145,9 @@ def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:
 def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
     """(text, completion start): the rendered window, and where its last turn's trained span begins
     (layout.answer_start), so `completion` is exactly what per_response labels train."""
+    if ex.dialogue.structured:  # where the target's trained span begins (after its header)
+        text, spans = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
+        return text, spans[-1][0] if spans else len(text)
     skeleton, contents, _ = fitter.window(ex.dialogue, ex.start, ex.end)
     parts, completion = [], 0
     last = len(contents) - 1

@@ -53,6 +53,7 @@ class WindowLayout:
         max_seq_length: int,
         system_prompt: str | None = None,
         special_tokens_in_content: str = "reject",
+        reasoning: str = "train",
     ):
         self.template = template
         self.encoder = encoder
@@ -61,6 +62,7 @@ class WindowLayout:
         # Stripped like every message content (normalize.py), and an empty prompt is no prompt.
         self.system_prompt = (prompt.strip() or None) if prompt is not None else None
         self.special_policy = special_tokens_in_content
+        self.reasoning = reasoning  # structured dialogues: train a target's reasoning, or drop it
         self._literal_units: dict[tuple, UnitTokens] = {}
         self._fixed = len(encoder.prefix_ids) + len(encoder.suffix_ids)
         self._shapes: dict[tuple, WindowShape] = {}
@@ -230,7 +232,7 @@ class WindowLayout:
                 continue
             group = canon[turn.role]
             m = group.messages[0]
-            trained = frozenset((m,)) if train_assistants and turn.role == ASSISTANT else frozenset()
+            trained = frozenset((m,)) if train_assistants and turn.role == ASSISTANT and turn.weight else frozenset()
             gt = self._group_tokens(group, {m: turn.content}, {m: j}, trained, cache)
             ids += gt.ids
             labels += gt.labels

@@ -36,9 +36,17 @@ def build_fitter(
     max_seq_length: int,
     system_prompt: str | None = None,
     special_tokens_in_content: str = "reject",
+    reasoning: str = "train",
 ) -> Fitter:
     """A Fitter for one template and tokenizer, as pipeline/worker.py FitterSpec.build makes it."""
     compiled = CompiledTemplate(resolve_template(spec, encoder.chat_template), encoder.bos_token, encoder.eos_token)
     if spec.end_of_turn == "auto":
         compiled.end_of_turn = compiled.detect_end_of_turn(encoder.special_tokens)
-    return Fitter(compiled, encoder, max_seq_length, system_prompt, special_tokens_in_content)
+    fitter = Fitter(compiled, encoder, max_seq_length, system_prompt, special_tokens_in_content, reasoning)
+    if spec.name == TOKENIZER_TEMPLATE and not spec.source.strip() and encoder.tool_chat_template:
+        # A `tool_use` named template (Hermes, Command-R): apply_chat_template renders with it when
+        # tools are given, so dialogues with tools are rendered with it too.
+        tools = CompiledTemplate(replace(spec, source=encoder.tool_chat_template), encoder.bos_token, encoder.eos_token)
+        tools.end_of_turn = compiled.end_of_turn
+        fitter.tool_template = tools
+    return fitter

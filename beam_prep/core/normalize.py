@@ -1,9 +1,13 @@
 """Turn a decoded JSON record into a normalised Dialogue, or a Reject with a reason.
 
 Schemas (DESIGN.md): `messages` ({"role", "content"}) and `sharegpt` ({"from", "value"}); `auto`
-picks per record. Normalisation, in order: map roles (aliases, then --role_map), join content given
-as a list of text parts, strip surrounding whitespace, drop empty turns, merge consecutive turns of
-one role (joined by a blank line), drop assistant turns that come before the first user turn. Each
+picks per record. Both may carry the OpenAI fine-tuning fields (core/toolcalls.py): `tools` on the
+record, assistant `tool_calls`, `weight` and `reasoning_content`, `tool` results (ShareGPT:
+`function_call` and `observation` turns). Normalisation, in order: map roles (aliases, then
+--role_map), join content given as a list of text parts, strip surrounding whitespace, drop empty
+turns (not a tool call's empty content, nor a tool result), merge consecutive turns of one role
+(joined by a blank line; never turns with tool calls, tool results or reasoning), drop assistant
+turns (and tool results) that come before the first user turn. Each
 repair is named in `repairs` so it can be counted; `Policy` says which repairs are made and which
 problems reject the record instead (docs/input.md lists them with their defaults).
 
@@ -17,10 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from beam_prep.core.readers import excerpt
-from beam_prep.core.records import ASSISTANT, SYSTEM, USER, Dialogue, RawRecord, Reject, Turn
+from beam_prep.core.records import ASSISTANT, SYSTEM, TOOL, USER, Dialogue, RawRecord, Reject, Turn
+from beam_prep.core.toolcalls import (
+    BadField,
+    parse_reasoning,
+    parse_tool_calls,
+    parse_tools,
+    parse_weight,
+    sharegpt_calls,
+)
 
 ROLE_ALIASES = {
     "system": SYSTEM,
@@ -31,7 +43,11 @@ ROLE_ALIASES = {
     "chatgpt": ASSISTANT,
     "bing": ASSISTANT,
     "bard": ASSISTANT,
+    "tool": TOOL,
+    "observation": TOOL,  # ShareGPT (LLaMA-Factory): a tool result
+    "function": TOOL,  # OpenAI's older function-result role
 }
+FUNCTION_CALL = "function_call"  # ShareGPT (LLaMA-Factory): an assistant turn whose value is the call(s)
 INPUT_FORMATS = ("auto", "messages", "sharegpt")
 _SCHEMA_KEYS = {"messages": ("messages", "role", "content"), "sharegpt": ("conversations", "from", "value")}
 ALT_CONTENT_KEY = "text"  # read when a turn has no content key: some exports name it so
@@ -40,7 +56,7 @@ MERGE_SEPARATOR = "\n\n"  # between the contents of merged same-role turns
 PART_SEPARATOR = "\n"  # between the text parts of one content list
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
 SKIP = "skip"  # a --role_map target: drop turns of that role
-ROLE_TARGETS = (SYSTEM, USER, ASSISTANT, SKIP)
+ROLE_TARGETS = (SYSTEM, USER, ASSISTANT, TOOL, SKIP)
 POLICY_CHOICES = {
     "same_role_turns": ("merge", "reject"),
     "empty_turns": ("drop", "reject"),
@@ -57,7 +73,7 @@ class Policy:
     empty_turns: str = "drop"  # drop turns empty after stripping, or reject (bad_turn)
     leading_assistant: str = "drop"  # drop assistant turns before the first user turn, or reject (bad_turn)
     unknown_roles: str = "reject"  # a role neither known nor mapped: reject (unknown_role) or skip the turn
-    role_map: tuple[tuple[str, str], ...] = ()  # extra roles -> system | user | assistant | skip
+    role_map: tuple[tuple[str, str], ...] = ()  # extra roles -> system | user | assistant | tool | skip
     max_turn_chars: int = 0  # a content longer than this cannot fit the budget (core/limits.py); 0: no bound
 
     def __post_init__(self):
@@ -120,6 +136,10 @@ def normalize(
     if schema is None:
         return reject("missing_messages", f"no list under 'messages' or 'conversations' ({input_format})")
     list_key, role_key, content_key = _SCHEMA_KEYS[schema]
+    try:
+        tools = parse_tools(value.get("tools"))
+    except BadField as exc:
+        return reject(exc.reason, exc.detail)
 
     turns: list[Turn] = []
     repairs: list[str] = []
@@ -129,7 +149,15 @@ def normalize(
         role_name = raw_turn.get(role_key)
         if not isinstance(role_name, str):
             return reject("bad_turn", f"turn {i} has no {role_key!r} string: {role_name!r}"[:200])
-        role = policy.role(role_name)
+        calls = ()
+        if schema == "sharegpt" and role_name.strip().lower() == FUNCTION_CALL:
+            try:
+                calls = sharegpt_calls(raw_turn.get(content_key), f"turn {i}")
+            except BadField as exc:
+                return reject(exc.reason, exc.detail)
+            role, raw_turn = ASSISTANT, {**raw_turn, content_key: ""}
+        else:
+            role = policy.role(role_name)
         if role is None:
             return reject("unknown_role", f"turn {i} has role {role_name[:80]!r} (map it with --role_map)")
         if role == SKIP:
@@ -144,20 +172,30 @@ def normalize(
         content = content.strip()
         if not _encodable(content):
             return reject("invalid_utf8", f"turn {i} content holds a lone surrogate escape such as \\ud800")
-        if not content:
+        try:
+            turn = _turn(role, content, raw_turn, calls, i)
+        except BadField as exc:
+            return reject(exc.reason, exc.detail)
+        if role == TOOL and (orphan := _orphan(turn, turns)):
+            return reject("orphan_tool_result", f"turn {i} {orphan}")
+        if not content and not turn.tool_calls and role != TOOL:
             if policy.empty_turns == "reject":
                 return reject("bad_turn", f"turn {i} is empty")
             repairs.append("dropped_empty_turn")
             continue
         if role == SYSTEM and any(t.role != SYSTEM for t in turns):
             return reject("bad_turn", f"turn {i} is a system turn after the conversation started")
-        if turns and turns[-1].role == role:
+        if turns and turns[-1].role == role and not (turns[-1].structured or turn.structured):
             if policy.same_role_turns == "reject":
                 return reject("bad_turn", f"turn {i} is a second {role} turn in a row")
             repairs.append("merged_same_role_turns")
-            turns[-1] = Turn(role, turns[-1].content + MERGE_SEPARATOR + content)
+            # A merged turn is trained only if both parts were: weight 0 is never overridden.
+            prev = turns[-1]
+            turns[-1] = replace(
+                prev, content=prev.content + MERGE_SEPARATOR + content, weight=min(prev.weight, turn.weight)
+            )
             continue
-        turns.append(Turn(role, content))
+        turns.append(turn)
 
     if not part:
         turns, repair, problem = finish(turns, policy)
@@ -167,16 +205,16 @@ def normalize(
 
     dialogue_id = value.get("id")
     if dialogue_id is None or (isinstance(dialogue_id, str) and not dialogue_id.strip()):
-        dialogue_id = content_id(turns)
+        dialogue_id = content_id(turns, tools)
     if not _encodable(str(dialogue_id)):
         return reject("invalid_utf8", "the id holds a lone surrogate escape such as \\ud800")
     if policy.max_turn_chars and any(len(t.content) > policy.max_turn_chars for t in turns):
         # Never fits any window: one character over the bound is rejected as the whole would be
         # (too_long, by the Fitter), without tokenizing or carrying the rest.
         cut = policy.max_turn_chars + 1
-        turns = [Turn(t.role, t.content[:cut]) if len(t.content) > cut else t for t in turns]
+        turns = [replace(t, content=t.content[:cut]) if len(t.content) > cut else t for t in turns]
         repairs.append("shortened_unfittable_turn")
-    dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line)
+    dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line, tools=tools)
     return dialogue, tuple(repairs), None
 
 
@@ -186,7 +224,7 @@ def finish(turns: list[Turn], policy: Policy = DEFAULT_POLICY) -> tuple[list[Tur
     assistant turn. `problem` is None or the (reason, detail) of a reject."""
     first = 1 if turns and turns[0].role == SYSTEM else 0
     leading = 0
-    while first + leading < len(turns) and turns[first + leading].role == ASSISTANT:
+    while first + leading < len(turns) and turns[first + leading].role in (ASSISTANT, TOOL):
         leading += 1
     repair = ""
     if leading:
@@ -196,19 +234,59 @@ def finish(turns: list[Turn], policy: Policy = DEFAULT_POLICY) -> tuple[list[Tur
         turns = turns[:first] + turns[first + leading :]
     if not any(t.role == ASSISTANT for t in turns[first:]):
         return turns, "", ("no_assistant_turn",)
+    if not any(t.role == ASSISTANT and t.weight for t in turns[first:]):
+        return turns, "", ("no_assistant_turn", "every assistant turn has weight 0")
     return turns, repair, None
 
 
-def content_id(turns: list[Turn]) -> str:
+def content_id(turns: list[Turn], tools: str = "") -> str:
     """The default id of a dialogue without one: a hash of its normalised turns (roles and
-    contents), so it does not change when the file is renamed, moved, compressed or reordered.
+    contents, and a turn's tool calls, result id, weight and reasoning where it has them) and its
+    tools, so it does not change when the file is renamed, moved, compressed or reordered.
     Identical dialogues share it (they are duplicates); any other difference changes it."""
     h = hashlib.blake2b(digest_size=10, person=b"beam_prep.id")
     for turn in turns:
         content = turn.content.encode("utf-8")
         h.update(f"{turn.role}\0{len(content)}\0".encode())
         h.update(content)
+        if turn.structured or turn.weight != 1:
+            extra = repr((turn.tool_calls, turn.tool_call_id, turn.weight, turn.reasoning)).encode("utf-8", "replace")
+            h.update(len(extra).to_bytes(8, "big") + extra)
+    if tools:
+        h.update(b"\0tools\0" + tools.encode("utf-8", "replace"))
     return ID_PREFIX + h.hexdigest()
+
+
+def _turn(role: str, content: str, raw: dict, calls: tuple, i: int) -> Turn:
+    """The Turn of one raw turn, with its tool calls, result id, weight and reasoning validated."""
+    where = f"turn {i}"
+    if role != ASSISTANT:
+        call_id = raw.get("tool_call_id") if role == TOOL else None
+        if call_id is not None and not isinstance(call_id, str):
+            raise BadField("bad_turn", f"{where} tool_call_id is not a string")
+        return Turn(role, content, tool_call_id=call_id or "")
+    calls = calls or parse_tool_calls(raw.get("tool_calls"), where)
+    return Turn(
+        role,
+        content,
+        tool_calls=calls,
+        weight=parse_weight(raw.get("weight"), where),
+        reasoning=parse_reasoning(raw.get("reasoning_content"), where),
+    )
+
+
+def _orphan(result: Turn, turns: list[Turn]) -> str:
+    """Why a tool result has no call to answer ("" when it has one): the turn before the run of
+    results it belongs to must be an assistant turn with calls, and a named call id must be one of them."""
+    j = len(turns) - 1
+    while j >= 0 and turns[j].role == TOOL:
+        j -= 1
+    if j < 0 or not turns[j].tool_calls:
+        return "is a tool result with no tool call before it"
+    ids = {c.id for c in turns[j].tool_calls if c.id}
+    if result.tool_call_id and ids and result.tool_call_id not in ids:
+        return f"answers tool call {result.tool_call_id[:80]!r}, which turn {j} did not make"
+    return ""
 
 
 def _raw_excerpt(record: RawRecord) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
+TOOL = "tool"  # a tool result (OpenAI `tool` message, ShareGPT `observation`): context, never trained
 TRAIN, VALIDATION = "train", "validation"
 SPLITS = (TRAIN, VALIDATION)
 
@@ -32,6 +33,11 @@ REJECT_REASONS = (
     "record_too_large",  # a line (a .json value) over --max_record_mb: skipped unread
     "internal_error",  # a record on which beam_prep itself failed: the detail has the exception
     "template_error",  # the template raised on this example's window (e.g. its raise_exception)
+    "bad_tools",  # the record's `tools` is not a list of objects (or a JSON string of one)
+    "bad_tool_call",  # an assistant tool call without a function name, or arguments that are not a JSON object
+    "orphan_tool_result",  # a tool result with no tool call before it (or naming a call id that was not made)
+    "bad_weight",  # an assistant `weight` other than 0 or 1
+    "unsupported_by_template",  # tools or reasoning the template cannot render (or the template refused the dialogue)
 )
 # Reasons of rejoin and dedup (--conversation_key, --duplicates, --validation_train_targets).
 CONVERSATION_REASONS = ("bad_part", "duplicate_id", "duplicate", "train_target_in_validation")
@@ -52,9 +58,31 @@ class RawRecord:
 
 
 @dataclass(slots=True, frozen=True)
+class ToolCall:
+    """One function call of an assistant turn (OpenAI `tool_calls[i]`)."""
+
+    name: str
+    arguments: str  # a JSON object as text: the record's string, or its object serialised (key order kept)
+    id: str = ""
+
+
+@dataclass(slots=True, frozen=True)
 class Turn:
-    role: str  # SYSTEM, USER or ASSISTANT
+    role: str  # SYSTEM, USER, ASSISTANT or TOOL
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant turns: the calls it makes (content may be empty)
+    tool_call_id: str = ""  # tool turns: the call this result answers, when the record names it
+    weight: int = 1  # assistant turns: 0 = context only, never a target
+    reasoning: str | None = None  # assistant turns: `reasoning_content`
+
+    @property
+    def structured(self) -> bool:
+        """Whether the turn needs the exact per-window path (core/structured.py): a tool call, a
+        tool result or reasoning, which a template may render in ways a skeleton cannot capture."""
+        return bool(self.tool_calls) or self.role == TOOL or self.reasoning is not None or THINK_END in self.content
+
+
+THINK_END = "</think>"  # reasoning inline in an assistant content: `<think>...</think>answer`
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,7 +97,8 @@ class PartRef:
 
 @dataclass(slots=True, frozen=True)
 class Dialogue:
-    """A normalised dialogue: an optional system turn, then alternating user/assistant turns.
+    """A normalised dialogue: an optional system turn, then user/assistant turns (alternating unless
+    tool calls and their results, TOOL turns, come between).
 
     `conversation` is the unit of the split and of dedup order: the id of a single-record
     dialogue, or the key shared by the parts of a split conversation (core/conversation.py).
@@ -83,6 +112,7 @@ class Dialogue:
     split: str = TRAIN
     conversation: str = ""
     parts: tuple[PartRef, ...] = ()
+    tools: str = ""  # the record's `tools` (function schemas) as a JSON array, "" when it has none
 
     @property
     def unit(self) -> str:
@@ -92,6 +122,11 @@ class Dialogue:
     def records(self) -> tuple[tuple[str, int], ...]:
         """(source, line) of every input record this dialogue is made of."""
         return tuple((p.source, p.line) for p in self.parts) or ((self.source, self.line),)
+
+    @property
+    def structured(self) -> bool:
+        """Tools, tool calls, tool results or reasoning: rendered window by window (core/structured.py)."""
+        return bool(self.tools) or any(t.structured for t in self.turns)
 
     @property
     def has_system(self) -> bool:

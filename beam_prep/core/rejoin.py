@@ -67,7 +67,7 @@ def _close(conversation: str, segment: list[Part], policy: Policy, out: Rejoined
     starts: list[int] = []
     for p in segment:
         new = list(p.dialogue.turns)
-        if turns and new and turns[-1].role == new[0].role:
+        if turns and new and turns[-1].role == new[0].role and not (turns[-1].structured or new[0].structured):
             turns[-1] = replace(turns[-1], content=turns[-1].content + MERGE_SEPARATOR + new[0].content)
             out.repairs.append(JOINED)
             starts.append(len(turns) - 1)
@@ -93,7 +93,8 @@ def _close(conversation: str, segment: list[Part], policy: Policy, out: Rejoined
         for p, s in zip(segment, starts)
     )
     ident = f"{conversation}_{segment[0].number}-{segment[-1].number}"
-    out.dialogues.append(Dialogue(ident, tuple(turns), head.source, head.line, head.split, conversation, refs))
+    dialogue = Dialogue(ident, tuple(turns), head.source, head.line, head.split, conversation, refs, head.tools)
+    out.dialogues.append(dialogue)
     out.joined += 1
 
 

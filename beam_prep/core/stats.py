@@ -36,6 +36,8 @@ class Outcome(str, Enum):
     GAP = "gap"  # a gap in a conversation's part numbers (no memory across it)
     RECOVERED = "recovered"  # an example whose target lies in a continuation part (memory rejoined) [split]
     TRAIN_TARGET = "train_target"  # a validation target also trained verbatim (other memory)
+    TOOL_CALL_TARGET = "tool_call_target"  # a trained assistant turn of a written example calls tools [split]
+    REASONING_TARGET = "reasoning_target"  # a trained assistant turn of a written example carries reasoning [split]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
             entry["turns_dropped"] += n * stat.value
         elif kind is Outcome.TOKENS:
             lengths.setdefault(stat.split, defaultdict(int))[stat.value] += n
+        elif kind in _TARGET_COUNTS:
+            per_split.setdefault(stat.split, _split_entry())[_TARGET_COUNTS[kind]] += n
         else:
             other[kind] += n
     for entry in files.values():
@@ -144,8 +148,12 @@ def summarize(counts: dict, splits=SPLITS) -> dict:
     }
 
 
+SPLIT_COUNTS = ("dialogues", "examples", "truncated", "turns_dropped", "tool_call_targets", "reasoning_targets")
+_TARGET_COUNTS = {Outcome.TOOL_CALL_TARGET: "tool_call_targets", Outcome.REASONING_TARGET: "reasoning_targets"}
+
+
 def _split_entry() -> dict:
-    return {"dialogues": 0, "examples": 0, "truncated": 0, "turns_dropped": 0}
+    return dict.fromkeys(SPLIT_COUNTS, 0)
 
 
 def example_stats(split: str, source: str, num_tokens: int, dropped_turns: int) -> list[tuple[Stat, int]]:

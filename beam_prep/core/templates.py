@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,11 @@ def _raise_exception(message: str):
     raise TemplateError(message)
 
 
+def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
+    """transformers' `tojson` filter (json.dumps, key order kept, no HTML escaping), not Jinja's."""
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
 def _strftime_now(fmt: str) -> str:
     return datetime.datetime.now().strftime(fmt)
 
@@ -122,6 +128,7 @@ class CompiledTemplate:
         env = _Sandbox(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
         env.globals["raise_exception"] = _raise_exception
         env.globals["strftime_now"] = _strftime_now
+        env.filters["tojson"] = _tojson
         try:
             self._template = env.from_string(spec.source)
         except jinja2.TemplateSyntaxError as exc:
@@ -146,14 +153,16 @@ class CompiledTemplate:
         after = text[at + len(probe) :].lstrip() if at >= 0 else ""
         return next((t for t in sorted(special_tokens, key=len, reverse=True) if t and after.startswith(t)), "")
 
-    def render(self, messages: list[dict]) -> str:
-        """Render real messages directly (the reference path: preview and tests)."""
+    def render(self, messages: list[dict], tools: list | None = None, add_generation_prompt: bool = False) -> str:
+        """Render real messages directly (the reference path: preview and tests; and every window
+        of a dialogue with tools or reasoning, core/structured.py), as apply_chat_template does."""
         try:
             return self._template.render(
                 messages=messages,
+                tools=tools,
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
-                add_generation_prompt=False,
+                add_generation_prompt=add_generation_prompt,
             )
         except jinja2.exceptions.SecurityError as exc:
             raise TemplateError(f"template {self.spec.name!r} tried an unsafe operation: {exc}") from None

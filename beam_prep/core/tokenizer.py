@@ -51,6 +51,9 @@ class TextEncoder:
         self.bos_token = self.hf.bos_token or ""
         self.eos_token = self.hf.eos_token or ""
         self.chat_template = _chat_template(path)
+        self.tool_chat_template = _chat_template(
+            path, "tool_use"
+        )  # named templates: apply_chat_template's pick with tools
         specials = sorted((t.content for t in self.backend.get_added_tokens_decoder().values()), key=len, reverse=True)
         self.special_tokens = tuple(s for s in specials if s)
         self.special_ids = {s: self.backend.token_to_id(s) for s in self.special_tokens}
@@ -126,13 +129,17 @@ def _find(haystack: list[int], needle: list[int]) -> int:
     raise TokenizerError("cannot locate the text inside the tokenizer's post-processed output")
 
 
-def _chat_template(path: Path) -> str | None:
+def _chat_template(path: Path, name: str = "default") -> str | None:
     config_path = path / "tokenizer_config.json"
     if config_path.is_file():
         template = json.loads(config_path.read_text(encoding="utf-8")).get("chat_template")
-        if isinstance(template, list):  # named templates: take the default one
-            template = next((t["template"] for t in template if t.get("name") == "default"), None)
+        if isinstance(template, list):  # named templates: the default one, or `name`
+            template = next((t["template"] for t in template if t.get("name") == name), None)
+        elif name != "default":
+            return None
         if template:
             return template
+    if name != "default":
+        return None
     jinja_path = path / "chat_template.jinja"
     return jinja_path.read_text(encoding="utf-8") if jinja_path.is_file() else None

@@ -60,6 +60,9 @@ validation fraction {config["val_fraction"]}).
 | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
+Targets that call tools: {_total(stats, "tool_call_targets"):,}; targets with trained reasoning:
+{_total(stats, "reasoning_targets"):,}.
+
 Records read: {stats["records"]["read"]:,}; dialogues kept: {stats["records"]["dialogues_kept"]:,};
 rejected: {rejects} (see `rejects/`).
 {packed}
@@ -100,6 +103,10 @@ _LOAD_PACKED = """Packed rows: TRL `SFTTrainer` with `SFTConfig(padding_free=Tru
 `seq_lengths` and restarts positions at every example. Not a padding collator (DataCollatorForSeq2Seq): it would
 let the examples of a row attend to each other.
 """
+
+
+def _total(stats: dict, key: str) -> int:
+    return sum(s.get(key, 0) for s in stats["splits"].values())
 
 
 def histogram_png(stats: dict, max_seq_length: int) -> bytes:

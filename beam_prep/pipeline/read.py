@@ -9,7 +9,8 @@ same worker. Only the parts of split conversations (--conversation_key) must tra
 Records are normalised by the DoFn that reads them: a decoded JSON value (RawRecord) is never an
 element of a PCollection, so fields beam_prep does not read are never pickled, copied or sampled by
 the runner (a valid dialogue with a 500-deep `meta` field crashed Beam's element sampling). A
-dialogue with special-token strings is rejected here, before it enters a split."""
+dialogue with special-token strings, or tools or reasoning the template cannot render, is rejected
+here, before it enters a split."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from beam_prep.core.failures import contain
 from beam_prep.core.normalize import DEFAULT_POLICY, Policy, normalize
 from beam_prep.core.readers import WHOLE, file_kind, iter_records, plan_parts, unreadable
 from beam_prep.core.records import Part, RawRecord
-from beam_prep.core.screen import special_token_reject
+from beam_prep.core.screen import special_token_reject, template_reject
 from beam_prep.core.split import assign_split
 from beam_prep.core.stats import FILE_PART, Outcome, Stat
 from beam_prep.io.fs import relative_source, url_to_fs
@@ -92,8 +93,9 @@ class _Normalize:
         self._key, self._spec, self._strict = key, spec, strict
 
     def setup(self):
-        screen = self._spec is not None and self._spec.special_tokens_in_content == "reject"
-        self._encoder = acquire(self._spec).encoder if screen else None
+        self._fitter = acquire(self._spec) if self._spec is not None else None
+        screen = self._fitter is not None and self._spec.special_tokens_in_content == "reject"
+        self._encoder = self._fitter.encoder if screen else None
 
     def process(self, record: RawRecord, count):
         if record.error != FILE_PART:
@@ -119,6 +121,8 @@ class _Normalize:
         dialogue, repairs, reject = normalize(record, self._format, self._policy, part=part is not None)
         if reject is None and self._encoder is not None:
             reject = special_token_reject(self._encoder, dialogue)
+        if reject is None and self._fitter is not None:
+            reject = template_reject(self._fitter, dialogue)
         return part, dialogue, repairs, reject
 
 

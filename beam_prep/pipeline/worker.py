@@ -26,11 +26,17 @@ class FitterSpec:
     max_seq_length: int
     system_prompt: str | None
     special_tokens_in_content: str
+    reasoning: str = "train"
 
     def build(self) -> Fitter:
         encoder = TextEncoder(localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES))
         return build_fitter(
-            self.template, encoder, self.max_seq_length, self.system_prompt, self.special_tokens_in_content
+            self.template,
+            encoder,
+            self.max_seq_length,
+            self.system_prompt,
+            self.special_tokens_in_content,
+            self.reasoning,
         )
 
 

@@ -136,9 +136,10 @@ def test_keys_equal_for_equal_memory_and_target_only():
 
 def test_every_turn_field_is_in_the_key():
     """A field added to Turn (tool calls, weights...) is part of the key without a change in dedup.py."""
-    extended = dataclasses.make_dataclass("Turn2", [("weight", int, 1)], bases=(Turn,), frozen=True, slots=True)
-    a, b = extended(USER, "q", 1), extended(USER, "q", 0)
-    assert canonical(a) != canonical(b) and b'"weight": 0' in canonical(b)
+    extended = dataclasses.make_dataclass("Turn2", [("future", int, 1)], bases=(Turn,), frozen=True, slots=True)
+    a, b = extended(USER, "q", future=1), extended(USER, "q", future=0)
+    assert canonical(a) != canonical(b) and b'"future": 0' in canonical(b)
+    assert canonical(Turn(ASSISTANT, "a", weight=0)) != canonical(Turn(ASSISTANT, "a"))  # a real added field
 
 
 def test_kept_copy_is_train_first_then_smallest_conversation():

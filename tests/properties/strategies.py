@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import strategies as st
 
 # Pieces of text that stress tokenization and normalisation: spaces, newlines, unicode, digits,
@@ -107,3 +109,37 @@ def chat_turns(draw, max_pairs: int = 8, text=plain_texts):
     n = draw(st.integers(1, max_pairs))
     contents = [draw(text) for _ in range(2 * n - draw(st.integers(0, 1)))]
     return system, contents
+
+
+@st.composite
+def tool_records(draw, reasoning: bool = False, max_exchanges: int = 5):
+    """OpenAI fine-tuning records: exchanges of a user turn, 0-2 rounds of tool calls (1-2 parallel
+    calls, each answered) and an answer, with random weights (and reasoning when asked)."""
+    messages, n_call = [], 0
+    for _ in range(draw(st.integers(1, max_exchanges))):
+        messages.append({"role": "user", "content": draw(plain_texts)})
+        for _ in range(draw(st.integers(0, 2))):
+            calls = []
+            for _ in range(draw(st.integers(1, 2))):
+                n_call += 1
+                args = {"q": draw(plain_texts)} if draw(st.booleans()) else {}
+                calls.append(
+                    {
+                        "id": f"c{n_call}",
+                        "type": "function",
+                        "function": {"name": "search", "arguments": json.dumps(args)},
+                    }
+                )
+            turn = {"role": "assistant", "content": draw(st.just(None) | plain_texts), "tool_calls": calls}
+            if reasoning and draw(st.booleans()):
+                turn["reasoning_content"] = draw(plain_texts)
+            messages.append(turn)
+            messages += [{"role": "tool", "tool_call_id": c["id"], "content": draw(plain_texts)} for c in calls]
+        answer = {"role": "assistant", "content": draw(plain_texts), "weight": draw(st.sampled_from([0, 1, 1]))}
+        if reasoning and draw(st.booleans()):
+            answer["reasoning_content"] = draw(plain_texts)
+        messages.append(answer)
+    messages[-1]["weight"] = 1  # at least one target
+    tools = [{"type": "function", "function": {"name": "search", "description": "d", "parameters": {}}}]
+    system = [{"role": "system", "content": draw(plain_texts)}] if draw(st.booleans()) else []
+    return {"id": "t", "tools": tools, "messages": system + messages}

@@ -48,6 +48,12 @@ EXPECTED = {
         3,
     ),
     "repairs.jsonl": (6, 6, {}, 8),
+    "tools.jsonl": (
+        6,
+        1,
+        {"bad_tools": 1, "bad_tool_call": 1, "orphan_tool_result": 1, "bad_weight": 1, "unsupported_by_template": 1},
+        1,
+    ),
     "torn.jsonl.gz": (torn_lines(), torn_lines(), UNREADABLE, torn_lines()),
     "cut_array.json": (5, 4, {"not_an_object": 1, **UNREADABLE}, 4),
     "lines_in.json": (4, 3, {"invalid_json": 1}, 3),
@@ -117,15 +123,15 @@ def test_totals_and_every_reason_produced(run):
     # CONVERSATION_REASONS: tests/core/test_conversations.py; ELSEWHERE: test_hostile_records.py
     assert set(stats["rejects"]) == set(REJECT_REASONS) - set(CONVERSATION_REASONS) - ELSEWHERE
     assert stats["records"] == {
-        "files": 14,
-        "read": 60 + torn_lines(),
-        "dialogues_kept": 38 + torn_lines(),
-        "rejected": 22,
+        "files": 15,
+        "read": 66 + torn_lines(),
+        "dialogues_kept": 39 + torn_lines(),
+        "rejected": 27,
         "unreadable_files": 6,
     }
-    assert sum(stats["rejects"].values()) == len(rejects) == 22 + 2 + 6  # records, too_long examples, unreadable parts
+    assert sum(stats["rejects"].values()) == len(rejects) == 27 + 2 + 6  # records, too_long examples, unreadable parts
     assert stats["examples_rejected"] == {"too_long": 2}
-    assert sum(s["examples"] for s in stats["splits"].values()) == len(rows) == 39 + torn_lines()
+    assert sum(s["examples"] for s in stats["splits"].values()) == len(rows) == 40 + torn_lines()
     assert sum(s["dialogues"] for s in stats["splits"].values()) == stats["records"]["dialogues_kept"]
     assert stats["repairs"] == {
         "dropped_empty_turn": 2,
@@ -144,7 +150,8 @@ def test_reject_lines_name_source_line_reason_and_excerpt(run):
     assert "EOFError" in by_key["torn.jsonl.gz", torn_lines() + 1, "unreadable_file"]["excerpt"]
     assert "row group 1" in by_key["damaged.parquet", 20, "unreadable_file"]["excerpt"]
     assert by_key["cut_array.json", 5, "unreadable_file"]["excerpt"]
-    assert "'tool'" in by_key["lines.jsonl", 12, "unknown_role"]["detail"]
+    assert "'wizard'" in by_key["lines.jsonl", 12, "unknown_role"]["detail"]
+    assert "no tool format" in by_key["tools.jsonl", 5, "unsupported_by_template"]["detail"]
     assert by_key["lines.jsonl", 15, "special_tokens_in_content"]["dialogue_id"] == "specials"
     assert "caf" in by_key["lines.jsonl", 3, "invalid_utf8"]["excerpt"]
 

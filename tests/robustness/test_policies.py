@@ -62,7 +62,7 @@ def test_reject_policies(policy, turns, detail):
     "value,message",
     [
         ("tool", "--role_map entry 'tool' is not ROLE=TARGET"),
-        ("tool=robot", "the target must be one of system, user, assistant, skip"),
+        ("tool=robot", "the target must be one of system, user, assistant, tool, skip"),
         ("=assistant", "--role_map entry '=assistant'"),
     ],
 )

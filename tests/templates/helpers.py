@@ -24,6 +24,9 @@ TOKENIZERS = {
     "mistral": BUNDLED_TOKENIZER,
     "chatml": str(FIXTURES / "tokenizers" / "mistral-chatml"),
     "llama3": str(FIXTURES / "tokenizers" / "mistral-llama3"),
+    "qwen2.5": str(FIXTURES / "tokenizers" / "mistral-qwen2.5"),
+    "qwen3": str(FIXTURES / "tokenizers" / "mistral-qwen3"),
+    "llama3.1": str(FIXTURES / "tokenizers" / "mistral-llama3.1"),
 }
 # The tokenizer each bundled template is tested with: one that has the template's control tokens.
 TEMPLATE_TOKENIZER = {
@@ -34,6 +37,7 @@ TEMPLATE_TOKENIZER = {
     "falcon-instruct": "mistral",
     "chatml": "chatml",
     "llama3": "llama3",
+    "qwen2.5": "qwen2.5",
     "tokenizer": "llama3",  # its chat_template is Llama-3-Instruct's
 }
 MODES = ("per_response", "whole_dialog")

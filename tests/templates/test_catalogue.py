@@ -15,6 +15,7 @@ END_OF_TURN = {
     "llama2-chat": "eos_token",
     "mistral": "eos_token",
     "chatml": "<|im_end|>",
+    "qwen2.5": "<|im_end|>",
     "llama3": "<|eot_id|>",
     "falcon-instruct": "eos_token",
     "tokenizer": "auto",
@@ -50,6 +51,21 @@ def test_templates_command_prints_one_line_each(capsys):
     [
         ("chatml", "<s>", "<|im_end|>", ["<|im_end|>", "<|im_start|>"]),
         ("llama3", "<|begin_of_text|>", "<|eot_id|>", ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>"]),
+        ("qwen2.5", None, "<|im_end|>", ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+        ("qwen3", None, "<|im_end|>", ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+        (
+            "llama3.1",
+            "<|begin_of_text|>",
+            "<|eot_id|>",
+            [
+                "<|begin_of_text|>",
+                "<|end_of_text|>",
+                "<|start_header_id|>",
+                "<|end_header_id|>",
+                "<|eot_id|>",
+                "<|eom_id|>",
+            ],
+        ),
     ],
 )
 def test_fixture_tokenizers_are_mistral_plus_control_tokens(name, bos, eos, specials):
@@ -61,5 +77,7 @@ def test_fixture_tokenizers_are_mistral_plus_control_tokens(name, bos, eos, spec
     assert enc(text, add_special_tokens=False)["input_ids"] == mistral(text, add_special_tokens=False)["input_ids"]
     assert [enc.convert_tokens_to_ids(t) for t in specials] == list(range(32000, 32000 + len(specials)))
     assert (enc.bos_token, enc.eos_token) == (bos, eos)
-    assert enc("x")["input_ids"][0] == enc.convert_tokens_to_ids(bos)
+    assert enc("x")["input_ids"][0] == (
+        enc.convert_tokens_to_ids(bos) if bos else mistral("x", add_special_tokens=False)["input_ids"][0]
+    )
     assert enc(f"a{specials[-1]}b")["input_ids"].count(32000 + len(specials) - 1) == 1  # parsed as special

@@ -10,6 +10,8 @@ from beam_prep.cli import main
 from beam_prep.config import RunConfig
 from beam_prep.preview import load_fitter, preview, render_example, token_pieces
 from tests.templates.helpers import TOKENIZERS, dialogue, encoder, fit, fitter
+from tests.templates.test_tool_templates import RECORDS, dialogue_of
+from tests.templates.test_tool_templates import run as fit_tools
 
 
 def write_jsonl(path, *records) -> str:
@@ -125,3 +127,29 @@ def test_tokenizer_template_needs_a_chat_template(tmp_path):
         load_fitter(RunConfig(input=[inp], template="tokenizer"))
     f = load_fitter(RunConfig(input=[inp], template="tokenizer", tokenizer=TOKENIZERS["llama3"]))
     assert "<|start_header_id|>" in f.template.spec.source
+
+
+def test_tool_dialogue_shows_calls_results_and_trained_spans(tmp_path):
+    record = {"id": "t", **RECORDS["content_and_call"]}
+    code, out = run(tmp_path, record, n=2, template="qwen2.5", tokenizer=TOKENIZERS["qwen2.5"])
+    assert code == 0
+    assert "tools get_time · calls get_time({}) · tool results 0 · trained turns 1 (tool call)" in out
+    assert (
+        '<|im_start|>assistant\n⟦Let me check.\n<tool_call>\n{"name": "get_time", "arguments": {}}'
+        "\n</tool_call><|im_end|>⟧" in out
+    )
+    # the result is shown in the second example's context, untrained; its answer is trained
+    assert "<tool_response>\n10:42\n</tool_response><|im_end|>\n<|im_start|>assistant\n⟦It is 10:42.<|im_end|>⟧" in out
+    # the pieces are the example's own tokens, one per label
+    f = load_fitter(RunConfig(input=["x"], template="qwen2.5", tokenizer=TOKENIZERS["qwen2.5"]))
+    (ex, _), _ = fit_tools(f, dialogue_of("t", RECORDS["content_and_call"]), "per_response")
+    pieces = token_pieces(f, ex)
+    assert (
+        len(pieces) == len(ex.input_ids)
+        and "".join(p for p, _, _ in pieces) == f.structured.window(ex.dialogue, ex.start, ex.end, ex.trained).text
+    )
+
+
+def test_a_tool_dialogue_with_a_template_without_tools_is_a_listed_reject(tmp_path):
+    code, out = run(tmp_path, {"id": "t", **RECORDS["one_call"]}, template="chatml", tokenizer=TOKENIZERS["chatml"])
+    assert code == 1 and "rejected in.jsonl:1 (t): unsupported_by_template template 'chatml' has no tool format" in out
