@@ -20,13 +20,19 @@ from apache_beam.testing.util import assert_that, equal_to, is_not_empty
 
 from beam_prep.checks import manifest_for
 from beam_prep.config import BUNDLED_TOKENIZER, RunConfig
+from beam_prep.core.conversation import parse_conversation_key
 from beam_prep.core.explode import explode
-from beam_prep.core.records import Dialogue, Example, Reject, Turn
+from beam_prep.core.normalize import DEFAULT_POLICY
+from beam_prep.core.records import Dialogue, Example, Part, Reject, Turn
+from beam_prep.core.stats import Outcome, Stat
 from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import TextEncoder
-from beam_prep.pipeline.explode import ExplodeDialogues
+from beam_prep.pipeline.admit import AdmitDialogues
+from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import SUCCESS, Finalize
-from beam_prep.pipeline.read import REJECTS, ReadDialogues
+from beam_prep.pipeline.pack import PackRows
+from beam_prep.pipeline.read import PARTS, REJECTS, ReadDialogues
+from beam_prep.pipeline.rejoin import RejoinConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
@@ -45,9 +51,9 @@ def spec(max_seq_length: int = 4096, template: str = "llama2-chat-memory") -> Fi
     return FitterSpec(load_template(template), BUNDLED_TOKENIZER, max_seq_length, None, "reject")
 
 
-def talk(id: str, *contents: str) -> Dialogue:
+def talk(id: str, *contents: str, line: int = 1) -> Dialogue:
     turns = tuple(Turn("user" if i % 2 == 0 else "assistant", c) for i, c in enumerate(contents))
-    return Dialogue(id, turns, "inline.jsonl", int(id[1:]) if id[1:].isdigit() else 1)
+    return Dialogue(id, turns, "inline.jsonl", line)
 
 
 def merged(counters) -> dict:
@@ -72,12 +78,14 @@ def test_read_dialogues_normalises_splits_and_rejects(tmp_path):
         {"id": "a", "messages": [{"role": "user", "content": " hi "}, {"role": "assistant", "content": "yo"}]},
         {"id": "b", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "r"}]},
         {"id": "c", "messages": [{"role": "user", "content": "only a question"}]},
+        {"id": "Xk9pQ2a_0", "conversations": [{"from": "human", "value": "part"}, {"from": "gpt", "value": "one"}]},
     ]
     lines = [json.dumps(r) for r in records] + ["{broken"]
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pipeline() as p:
-        out = p | ReadDialogues([str(path)], str(tmp_path), "auto", seed=0, val_fraction=0.0)
+        key = parse_conversation_key("auto")
+        out = p | ReadDialogues([str(path)], str(tmp_path), "auto", 0, 0.0, DEFAULT_POLICY, conversation_key=key)
         assert_that(
             out.dialogues | "Dialogues" >> beam.Map(lambda d: (d.id, d.turns, d.split)),
             equal_to(
@@ -89,39 +97,74 @@ def test_read_dialogues_normalises_splits_and_rejects(tmp_path):
             label="dialogues",
         )
         assert_that(
+            out[PARTS] | "Parts" >> beam.Map(lambda kv: (kv[0], kv[1].number, kv[1].dialogue.line)),
+            equal_to([("Xk9pQ2a", 0, 4)]),
+            label="parts",
+        )
+        assert_that(
             out[REJECTS] | "Reasons" >> beam.Map(lambda r: (r.reason, r.line)),
-            equal_to([("no_assistant_turn", 3), ("invalid_json", 4)]),
+            equal_to([("no_assistant_turn", 3), ("invalid_json", 5)]),
             label="rejects",
         )
-        assert_that(
-            merged(out[STATS]),
-            counts_equal(
-                {("records_read", "in.jsonl"): 4, ("dialogues_kept", "in.jsonl"): 2, ("dialogues", "train"): 2}
-            ),
-            label="counts",
-        )
+        read = Stat(Outcome.RECORD_READ, "in.jsonl")
+        rejected = Stat(Outcome.RECORD_REJECTED, "in.jsonl", reason="invalid_json")
+        part = Stat(Outcome.PART, "in.jsonl")
+        assert_that(merged(out[STATS]), counts_equal({read: 5, rejected: 1, part: 1}), label="counts")
 
 
-def test_explode_dialogues_one_example_per_response():
-    d = talk("d1", "u1", "a1", "u2", "a2")
+def _admitted(p, dialogues: list[Dialogue], mode: str = "per_response"):
+    created = p | "Dialogues" >> beam.Create(dialogues)
+    plan = (created, p | "NoneJoined" >> beam.Create([])) | PlanDuplicates(mode)
+    return created | AdmitDialogues(mode, plan)
+
+
+def test_admit_dialogues_explodes_and_drops_copies():
+    """Copies of an example are written once; the copy kept is the first by (conversation, id)."""
+    a = talk("a", "u1", "a1", "u2", "a2", line=1)
+    b = talk("b", "u1", "a1", "u2", "other", line=2)  # shares a's first example only
     with pipeline() as p:
-        examples = p | beam.Create([d]) | ExplodeDialogues("per_response")
+        out = _admitted(p, [b, a])
         assert_that(
-            examples | beam.Map(lambda e: (e.dialogue.id, e.start, e.end, e.trained)),
+            out.examples | "Examples" >> beam.Map(lambda e: (e.dialogue.id, e.start, e.end, e.trained)),
+            equal_to([("a", 0, 1, (1,)), ("a", 0, 3, (3,)), ("b", 0, 3, (3,))]),
+            label="examples",
+        )
+        assert_that(
+            out[REJECTS] | "Why" >> beam.Map(lambda r: (r.reason, r.dialogue_id, r.detail)),
+            equal_to([("duplicate", "b", "a/1")]),
+            label="rejects",
+        )
+        kept = Stat(Outcome.RECORD_KEPT, "inline.jsonl")
+        dropped = Stat(Outcome.EXAMPLE_REJECTED, "inline.jsonl", reason="duplicate")
+        assert_that(merged(out[STATS]), counts_equal({kept: 2, dropped: 1}), label="counts")
+
+
+def test_admit_dialogues_whole_dialog():
+    with pipeline() as p:
+        out = _admitted(p, [talk("d1", "u1", "a1", "u2", "a2", "u3")], "whole_dialog")
+        assert_that(out.examples | beam.Map(lambda e: (e.turn_index, e.end, e.trained)), equal_to([(-1, 3, (1, 3))]))
+
+
+def test_rejoin_conversations_joins_consecutive_parts_in_order():
+    parts = [
+        ("c", Part("c", 1, talk("c_1", "more", "answer two", line=2))),
+        ("c", Part("c", 0, talk("c_0", "first", "answer one", line=1))),
+        ("c", Part("c", 3, talk("c_3", "after a gap", "answer four", line=3))),
+    ]
+    with pipeline() as p:
+        out = p | beam.Create(parts) | RejoinConversations(DEFAULT_POLICY, seed=0, val_fraction=0.0)
+        assert_that(
+            out.dialogues | beam.Map(lambda d: (d.id, [t.content for t in d.turns], d.conversation)),
             equal_to(
                 [
-                    ("d1", 0, 1, (1,)),
-                    ("d1", 0, 3, (3,)),
+                    ("c_0-1", ["first", "answer one", "more", "answer two"], "c"),
+                    ("c_3", ["after a gap", "answer four"], "c"),
                 ]
             ),
+            label="dialogues",
         )
-
-
-def test_explode_dialogues_whole_dialog():
-    d = talk("d1", "u1", "a1", "u2", "a2", "u3")
-    with pipeline() as p:
-        examples = p | beam.Create([d]) | ExplodeDialogues("whole_dialog")
-        assert_that(examples | beam.Map(lambda e: (e.turn_index, e.end, e.trained)), equal_to([(-1, 3, (1, 3))]))
+        counts = {Stat(Outcome.CONVERSATION): 1, Stat(Outcome.GAP): 1}
+        assert_that(merged(out[STATS]), counts_equal(counts), label="counts")
 
 
 def _examples(dialogues: list[Dialogue]) -> list[Example]:
@@ -144,7 +187,12 @@ def test_truncate_examples_fits_the_budget_and_rejects_what_cannot_fit():
         )
         assert_that(
             merged(out[STATS]),
-            counts_equal({("examples", "train"): 2, ("rejected", "too_long", "inline.jsonl"): 1}),
+            counts_equal(
+                {
+                    Stat(Outcome.EXAMPLE, "inline.jsonl", "train"): 2,
+                    Stat(Outcome.EXAMPLE_REJECTED, "inline.jsonl", reason="too_long"): 1,
+                }
+            ),
             label="counts",
         )
     # The budget check is against the real tokenizer's count of the whole dialogue: d2 cannot fit.
@@ -161,13 +209,17 @@ def test_render_examples_rows_match_the_tokenizer():
             assert split == "train"
             assert list(row["input_ids"]) == encoder.encode_text(row["text"])  # the tokenizer itself
             assert row["text"] == row["prompt"] + row["completion"]
-            assert row["completion"].startswith(dialogues[0].turns[row["turn_index"]].content)
+            assert row["completion"].lstrip().startswith(dialogues[0].turns[row["turn_index"]].content)
+            prompt = encoder.encode_text(row["prompt"])  # the prompt is a token prefix; the rest is trained
+            assert list(row["input_ids"][: len(prompt)]) == prompt
+            assert set(row["labels"][: len(prompt)]) == {-100} and -100 not in row["labels"][len(prompt) :]
             assert row["num_tokens"] == len(row["input_ids"]) == len(row["labels"])
 
     with pipeline() as p:
         fitted = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec())
-        rows = fitted.examples | RenderExamples(spec())
-        assert_that(rows, check)
+        rendered = fitted.examples | RenderExamples(spec())
+        assert_that(rendered.rows, check, label="rows")
+        assert_that(rendered[REJECTS], equal_to([]), label="rejects")
 
 
 def _row(i: int, n: int = 8, split: str = "train") -> tuple:
@@ -184,7 +236,7 @@ def _row(i: int, n: int = 8, split: str = "train") -> tuple:
         "context_turns": 0,
         "dropped_turns": 0,
         "input_ids": array("i", range(n)),
-        "labels": array("i", [-100] * n),
+        "labels": array("i", [-100] * (n // 2) + list(range(n - n // 2))),
     }
     return split, ("inline.jsonl", i, 1), row
 
@@ -205,7 +257,8 @@ def test_write_shards_writes_every_row_once(tmp_path, num_shards):
 
     with pipeline() as p:
         written = p | beam.Create(rows) | WriteShards(tmp, num_shards, tokens_per_shard=1000)
-        assert_that(written, check)
+        assert_that(written.shards, check, label="shards")
+        assert_that(written[REJECTS], equal_to([]), label="rejects")
 
 
 def test_write_rejects_one_line_per_reject_in_input_order(tmp_path):
@@ -226,6 +279,20 @@ def test_write_rejects_one_line_per_reject_in_input_order(tmp_path):
         assert_that(p | beam.Create(rejects) | WriteRejects(tmp), check)
 
 
+def test_pack_rows_fills_rows_and_keeps_every_example():
+    rows = [_row(i, n) for i, n in enumerate([30, 50, 20, 70, 40, 10])] + [_row(9, 25, split="validation")]
+
+    def check(packed):
+        for _, _, row in packed:
+            assert sum(row["seq_lengths"]) == len(row["input_ids"]) == len(row["labels"]) <= 100
+        assert sorted(i for _, _, row in packed for i in row["id"]) == sorted(r["id"] for _, _, r in rows)
+        assert [split for split, _, row in packed if "d9/1" in row["id"]] == ["validation"]  # never mixed
+        assert len([1 for split, _, _ in packed if split == "train"]) == 3  # 220 tokens: 3 rows of 100
+
+    with pipeline() as p:
+        assert_that(p | beam.Create(rows) | PackRows(100), check)
+
+
 def test_merge_counters_adds_bundles():
     with pipeline() as p:
         bundles = [Counter({("examples", "train"): 2}), Counter({("examples", "train"): 3, ("dialogues", "train"): 1})]
@@ -238,9 +305,13 @@ def test_finalize_commits_the_output(tmp_path):
     tmp = str(out_dir / "_temporary" / "run")
     config = RunConfig(input=["inline.jsonl"], output=str(out_dir))
     manifest = manifest_for(config, load_template(config.template), ["inline.jsonl"], "run")
-    counts = {("records_read", "inline.jsonl"): 3, ("dialogues_kept", "inline.jsonl"): 3, ("examples", "train"): 3}
+    counts = {
+        Stat(Outcome.RECORD_READ, "inline.jsonl"): 3,
+        Stat(Outcome.RECORD_KEPT, "inline.jsonl"): 3,
+        Stat(Outcome.EXAMPLE, "inline.jsonl", "train"): 3,
+    }
     with pipeline() as p:
-        written = p | "Rows" >> beam.Create([_row(i) for i in range(3)]) | WriteShards(tmp)
+        written = (p | "Rows" >> beam.Create([_row(i) for i in range(3)]) | WriteShards(tmp)).shards
         rejected = p | "Rejects" >> beam.Create([Reject("invalid_json", "inline.jsonl", 4)]) | WriteRejects(tmp)
         everything = (written, rejected) | beam.Flatten()
         stats = (everything, p | "Counts" >> beam.Create([counts])) | Finalize(str(out_dir), tmp, manifest)
