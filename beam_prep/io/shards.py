@@ -196,17 +196,17 @@ def _json_lines(rows: list[dict], table: pa.Table) -> bytes:
     are formatted by Arrow for the whole table, only the scalar columns go through json.dumps."""
     scalars = [f.name for f in table.schema if f.name not in _TOKEN_COLUMNS]
     tokens = []
-    for name in _TOKEN_COLUMNS:
+    for name in ("input_ids", "labels"):
         column = table.column(name).combine_chunks()
         as_text = pa.ListArray.from_arrays(column.offsets, pc.cast(column.values, pa.string()))
         tokens.append(pc.binary_join(as_text, ", ").to_pylist())
+    lengths = [len(r["input_ids"]) for r in rows]
+    ones = "1, " * max(lengths, default=0)  # attention_mask: a slice of this per row
     dumps = json.dumps
-    names = [f', "{name}": [' for name in _TOKEN_COLUMNS]
     lines = [
-        dumps({k: row[k] for k in scalars}, ensure_ascii=False)[:-1]
-        + "".join(f"{name}{values}]" for name, values in zip(names, columns))
-        + "}\n"
-        for row, *columns in zip(rows, *tokens)
+        f'{dumps({k: row[k] for k in scalars}, ensure_ascii=False)[:-1]}, "input_ids": [{ids}], '
+        f'"labels": [{labels}], "attention_mask": [{ones[: max(3 * n - 2, 0)]}]}}\n'
+        for row, ids, labels, n in zip(rows, *tokens, lengths)
     ]
     return "".join(lines).encode("utf-8")
 
