@@ -242,6 +242,7 @@ def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> 
             "name": template.name,
             "sha256": hashlib.sha256(template.source.encode()).hexdigest(),
             "path": template.path,
+            "stop_sequence": template.stop_sequence,
         },
         "tokenizer_sha256": hashes,
         "inputs": {"files": len(files), "root": common_root(files)},

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from beam_prep.config import BUNDLED_TOKENIZER, FIELDS, ConfigError, RunConfig, load_yaml
+from beam_prep.config import FIELDS, ConfigError, RunConfig, load_yaml
 
 COMMANDS = ("run", "preview", "templates")
 _HELP = {
@@ -201,4 +201,4 @@ def _setup_logging(verbose: bool) -> None:
             handler.addFilter(_BeamNoise())
 
 
-__all__ = ["main", "parse", "BUNDLED_TOKENIZER"]
+__all__ = ["main", "parse"]

@@ -1,4 +1,4 @@
-"""Mistakes that checks.check catches before anything is written (issue 18, item 4): a budget the
+"""Mistakes that checks.check catches before anything is written: a budget the
 template and system prompt alone exceed, a tokenizer that does not load, a template whose probe
 never ends, an output that is a file, cannot be written, or holds the input."""
 

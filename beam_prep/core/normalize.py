@@ -1,6 +1,6 @@
 """Turn a decoded JSON record into a normalised Dialogue, or a Reject with a reason.
 
-Schemas (DESIGN.md): `messages` ({"role", "content"}) and `sharegpt` ({"from", "value"}); `auto`
+Schemas (README.md, docs/input.md): `messages` ({"role", "content"}) and `sharegpt` ({"from", "value"}); `auto`
 picks per record. Both may carry the OpenAI fine-tuning fields (core/toolcalls.py): `tools` on the
 record, assistant `tool_calls`, `weight` and `reasoning_content`, `tool` results (ShareGPT:
 `function_call` and `observation` turns). Normalisation, in order: map roles (aliases, then

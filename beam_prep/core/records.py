@@ -159,7 +159,7 @@ class Example:
     dialogue: Dialogue
     start: int
     end: int
-    turn_index: int  # DESIGN.md's turn_index: `end`, or -1 for a whole dialogue in one window
+    turn_index: int  # README's turn_index: `end`, or -1 for a whole dialogue in one window
     trained: tuple[int, ...]
     dropped_turns: int = 0
     input_ids: list[int] = field(default_factory=list)

@@ -35,7 +35,6 @@ _META_KEYS = {
     "stop_sequence",
     "end_of_turn",
     "modes",
-    "system",
 }
 
 
@@ -91,7 +90,6 @@ def load_template(name_or_path: str) -> TemplateSpec:
         raise TemplateError(f"{meta_path}: unknown keys {sorted(unknown)}; allowed: {sorted(_META_KEYS)}")
     if "modes" in meta:
         meta["modes"] = tuple(meta["modes"])
-    meta.pop("system", None)
     return TemplateSpec(name=path.stem, source=path.read_text(encoding="utf-8"), path=str(path), **meta)
 
 

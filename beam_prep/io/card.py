@@ -79,9 +79,17 @@ ds = load_dataset("parquet", data_files={{"train": "parquet/train-*.parquet",
                                          "validation": "parquet/validation-*.parquet"}})
 ```
 {_LOAD_PACKED if packing else _LOAD}
+{_inference(manifest)}
 Run `{manifest["run_id"]}`; the full configuration, tokenizer hashes and package versions are in
 `manifest.json`, and the counts in `stats.json`.
 """
+
+
+def _inference(manifest: dict) -> str:
+    """At inference, the prompt as written is the generation prompt; the template's stop sequence ends it."""
+    stop = (manifest.get("template") or {}).get("stop_sequence")
+    where = f"; stop generating at `{stop!r}`" if stop else ""
+    return f"Inference: send `prompt` exactly as written (the generation prompt the model was trained on){where}.\n"
 
 
 _COLUMNS = """`id`, `dialogue_id`, `turn_index`, `prompt`, `completion`, `text` (= prompt + completion), `num_tokens`,

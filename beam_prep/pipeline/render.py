@@ -15,7 +15,7 @@ from beam_prep.pipeline.worker import FitterSpec, acquire
 
 
 def example_row(example: Example, text: str, completion_start: int) -> dict:
-    """The DESIGN.md columns of one example; token columns as compact int arrays."""
+    """The columns of one example (README.md, "Columns"); token columns as compact int arrays."""
     return {
         "id": example.id,
         "dialogue_id": example.dialogue.id,

@@ -1,4 +1,4 @@
-"""Record-level failures become rejects (issue 18 item 1): the dead-letter helper, and a template
+"""Record-level failures become rejects: the dead-letter helper, and a template
 that raises on some windows costs those examples only (the others equal the template's own)."""
 
 from __future__ import annotations

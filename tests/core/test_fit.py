@@ -1,4 +1,4 @@
-"""Token-exact truncation against the real tokenizer (issue 2, item 6)."""
+"""Token-exact truncation against the real tokenizer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Default ids come from the dialogue's content (issue 18 item 3): the same dialogue has the same id
+"""Default ids come from the dialogue's content: the same dialogue has the same id
 wherever it sits (file, line, compression, format), different dialogues have different ids."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Input forms that used to lose records silently (issue 18 item 6) and the record size cap (item 2):
+"""Input forms that used to lose records silently and the record size cap:
 a BOM wherever files were joined, binary Parquet columns, `text` instead of `content`, lines over
 --max_record_mb. References: Python's own `utf-8-sig` codec and json module, pyarrow's own cast."""
 

@@ -1,4 +1,4 @@
-"""The character bound of core/limits.py (issue 18 item 2), against the real tokenizer: no token
+"""The character bound of core/limits.py, against the real tokenizer: no token
 covers more characters than the bound, and a content cut to one character over it fits (and is
 rejected) exactly as the whole content, token for token."""
 

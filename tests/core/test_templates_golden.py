@@ -1,4 +1,4 @@
-"""The two formats of the source article, character for character (issue 2)."""
+"""The two formats of the source article, character for character."""
 
 from __future__ import annotations
 

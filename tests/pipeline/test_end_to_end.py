@@ -12,6 +12,7 @@ import pytest
 
 from beam_prep.config import RunConfig
 from beam_prep.core.records import SPLITS
+from beam_prep.core.templates import load_template
 from beam_prep.job import run_job
 from tests.pipeline.corpus import write_corpus
 
@@ -123,3 +124,12 @@ def test_dataset_card_loads_with_load_dataset_and_has_the_plot(run):
     for split in SPLITS:
         assert loaded[split].num_rows == stats["splits"][split]["examples"]
     assert (out / "num_tokens.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_templates_stop_sequence_reaches_the_manifest_and_the_card(run):
+    """What an inference server needs: the prompt as the generation prompt, and where to stop."""
+    out, _, _, _ = run
+    manifest = json.loads((out / "manifest.json").read_text())
+    stop = load_template(manifest["template"]["name"]).stop_sequence
+    assert stop and manifest["template"]["stop_sequence"] == stop
+    assert f"stop generating at `{stop!r}`" in (out / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""Fuzz the whole pipeline (issue 18 item 7): arbitrary JSON values and byte strings as records, deep
+"""Fuzz the whole pipeline: arbitrary JSON values and byte strings as records, deep
 nesting, huge and tiny numbers, every Unicode plane, lone surrogates, mixed with valid dialogues.
 Whatever the records, the run exits 0 and every record is accounted for: kept, or rejected with a
 known reason; beam_prep itself never fails on one (no internal_error).

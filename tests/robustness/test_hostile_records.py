@@ -1,4 +1,4 @@
-"""Odd records among ordinary dialogues (issue 18): every run exits 0, every record is accounted for,
+"""Odd records among ordinary dialogues: every run exits 0, every record is accounted for,
 and the ordinary dialogues come out as they would alone.
 
 One real run as a user makes it (two worker processes): a 500-deep `meta` field, a line over

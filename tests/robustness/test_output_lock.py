@@ -1,4 +1,4 @@
-"""One run per output folder, and what a failed or stopped run leaves (issue 18, item 5): a second
+"""One run per output folder, and what a failed or stopped run leaves: a second
 run exits 2 naming the first; the old _SUCCESS stays until a run commits; a failed run (disk full)
 removes its own temporary files and a rerun succeeds; SIGINT and SIGTERM stop promptly with no
 _SUCCESS, no temporary files, no lock and no process left."""

@@ -1,4 +1,4 @@
-"""Special-token strings inside message content never become control tokens (issue 3, item 4).
+"""Special-token strings inside message content never become control tokens.
 
 Content is encoded with special-token parsing off; the --special_tokens_in_content policy decides
 whether such a dialogue is rejected (default, since a trainer re-tokenizing the text column would
