@@ -7,7 +7,7 @@ dropped, and the validation examples whose conversation also has training exampl
 conversation of a row is its dialogue id without the `_<n>` or `_<a>-<b>` suffix). `--tree` runs
 another checkout of beam_prep (e.g. the code before a change) with the same interpreter.
 
-    python benchmarks/conversations.py --dialogues 20000 --workdir /tmp/conv [--tree /tmp/base]
+    python benchmarks/conversations.py --dialogues 20000 --workdir /tmp/conv [--tree /tmp/base] [--messages]
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ def leak(out: Path) -> dict:
     }
 
 
-def run(corpus: Path, out: Path, workers: int, tree: str | None) -> dict:
+def run(corpus: Path, out: Path, workers: int, tree: str | None, schema: str = "sharegpt") -> dict:
     env = dict(os.environ)
     if tree:
         env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "beam_prep", "--input", str(corpus / "part-*.jsonl.gz"), "--output", str(out)]
-    cmd += ["--input_format", "sharegpt", "--max_seq_length", "2048", "--runner=FnApiRunner"]
+    cmd += ["--input_format", schema, "--max_seq_length", "2048", "--runner=FnApiRunner"]
     cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tree or None)
@@ -94,12 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--tree", help="a beam_prep checkout to run instead of the installed one")
     ap.add_argument("--label", default="run")
+    ap.add_argument("--messages", action="store_true", help="the plain messages corpus (no parts, no copies)")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
-    corpus = work / f"corpus-{args.dialogues}-{args.seed}"
+    schema = "messages" if args.messages else "sharegpt"
+    corpus = work / f"corpus-{schema}-{args.dialogues}-{args.seed}"
     if not corpus_files_of(corpus):
-        write_corpus(corpus, args.dialogues, args.seed, sharegpt=True)
-    result = run(corpus, work / f"out-{args.label}-{args.dialogues}", args.workers, args.tree)
+        write_corpus(corpus, args.dialogues, args.seed, sharegpt=not args.messages)
+    result = run(corpus, work / f"out-{args.label}-{args.dialogues}", args.workers, args.tree, schema)
     print(json.dumps({"label": args.label, "dialogues": args.dialogues, "workers": args.workers, **result}))
 
 
