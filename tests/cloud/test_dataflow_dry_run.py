@@ -15,7 +15,10 @@ from tests.cloud.conftest import BUCKET, gcs_env
 from tests.pipeline.corpus import make_dialogues
 
 REPO = Path(__file__).resolve().parents[2]
-STAGES = ["ReadDialogues", "ExplodeDialogues", "TruncateExamples", "RenderExamples", "WriteShards", "Finalize"]
+STAGES = [
+    "PlanDialogues", "PlanDuplicates", "ReadDialogues", "AdmitDialogues", "TruncateExamples", "RenderExamples",
+    "WriteShards", "Finalize",
+]  # fmt: skip
 
 
 def test_dataflow_dry_run_translates_the_job_and_writes_nothing(gcs_server, monkeypatch, capsys):
