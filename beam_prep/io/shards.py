@@ -9,8 +9,8 @@ import weakref
 from array import array
 
 import numpy as np
+import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from beam_prep.io.fs import url_to_fs
@@ -150,21 +150,25 @@ def write_jsonl(rows: list[dict], url: str) -> None:
 
 
 def _json_lines(rows: list[dict], table: pa.Table) -> bytes:
-    """JSON lines of `rows`, byte for byte what `_json_line` gives, 2.4x faster: the token lists
-    are formatted by Arrow for the whole table, only the scalar columns go through json.dumps."""
-    scalars = [f.name for f in SCHEMA if f.name not in _TOKEN_COLUMNS]
-    tokens = []
-    for name in _TOKEN_COLUMNS:
-        column = table.column(name).combine_chunks()
-        as_text = pa.ListArray.from_arrays(column.offsets, pc.cast(column.values, pa.string()))
-        tokens.append(pc.binary_join(as_text, ", ").to_pylist())
-    dumps = json.dumps
-    lines = [
-        f'{dumps({k: row[k] for k in scalars}, ensure_ascii=False)[:-1]}, "input_ids": [{ids}], '
-        f'"labels": [{labels}]}}\n'
-        for row, ids, labels in zip(rows, *tokens)
-    ]
-    return "".join(lines).encode("utf-8")
+    """JSON lines of the table's columns, in its column order: what `json.loads` reads back is the
+    row. Token lists are serialised straight from the table's int buffers (no Python ints), the
+    text columns from the rows' own strings (no second UTF-8 decoding); orjson writes compact JSON."""
+    columns = []
+    for field in table.schema:
+        column = table.column(field.name)
+        if pa.types.is_list(field.type):
+            column = column.combine_chunks()
+            flat = column.values.to_numpy(zero_copy_only=False)
+            offsets = column.offsets.to_numpy()
+            columns.append(np.split(flat[offsets[0] : offsets[-1]], offsets[1:-1] - offsets[0]))
+        elif field.name in rows[0]:
+            columns.append([r[field.name] for r in rows])
+        else:
+            columns.append(column.to_pylist())
+    names, dumps, numpy = table.schema.names, orjson.dumps, orjson.OPT_SERIALIZE_NUMPY
+    lines = [dumps(dict(zip(names, values)), option=numpy) for values in zip(*columns)]
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 def _json_line(row: dict) -> bytes:
