@@ -47,7 +47,11 @@ def test_shard_written_table_by_table_loads_the_same_in_every_format(tmp_path):
     files.close()
     expected = [plain(r) for r in rows]
     assert files.rows == 2500 and files.tokens == sum(r["num_tokens"] for r in rows)
-    assert pq.ParquetFile(urls["parquet"]).metadata.num_row_groups == 4  # one per table written
+    metadata = pq.ParquetFile(urls["parquet"]).metadata
+    assert metadata.num_row_groups == 4  # one per table written
+    columns = [metadata.row_group(0).column(i) for i in range(metadata.num_columns)]
+    assert {c.compression for c in columns} == {"ZSTD"}  # the codec and encoding of benchmarks/sizes.py
+    assert not any("DICTIONARY" in e for c in columns for e in c.encodings)
     assert pq.read_table(urls["parquet"]).to_pylist() == expected
     with open(urls["jsonl"], encoding="utf-8") as f:
         assert [json.loads(line) for line in f] == expected
