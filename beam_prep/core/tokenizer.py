@@ -143,9 +143,15 @@ class TextEncoder:
         return out
 
     def _encode_chunks(self, chunks: list[tuple[str, bool]], wanted: list[bool]):
-        """(ids, ends or None) of each (text, starts_piece) chunk, in one tokenizer batch."""
+        """(ids, ends or None) of each (text, starts_piece) chunk: chunks that need their offsets in
+        one tokenizer batch, the others (most: memory) in one batch that computes no offsets."""
         texts = [t if start else ANCHOR + t for t, start in chunks]
-        encodings = self.plain.encode_batch(texts, add_special_tokens=False)
+        encodings: list = [None] * len(texts)
+        for with_offsets in (True, False):
+            at = [i for i, w in enumerate(wanted) if w == with_offsets]
+            encode = self.plain.encode_batch if with_offsets else self.plain.encode_batch_fast
+            for i, enc in zip(at, encode([texts[i] for i in at], add_special_tokens=False) if at else ()):
+                encodings[i] = enc
         anchor, skip = self._anchor_ids, len(self._anchor_ids)
         out = []
         for (text, start), enc, want in zip(chunks, encodings, wanted):
