@@ -33,6 +33,7 @@ setup(
         # the root logger at import, which turns on INFO logging to stderr in every local worker.
         "google-apitools",
         "numpy",
+        "orjson>=3.9",  # JSONL shards: token lists straight from int buffers
         "pyarrow>=14",
         "transformers>=4.40",
         "tokenizers>=0.19",

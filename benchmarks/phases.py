@@ -32,7 +32,7 @@ from benchmarks.corpus import read_corpus
 
 MAX_SEQ_LENGTH = 4096
 TEMPLATE = "llama2-chat-memory"
-BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing"]
 BATCH = 1024
 
 
@@ -80,7 +80,7 @@ def beam_prep(args) -> dict:
     files = [os.path.join(args.corpus, "part-*.jsonl.gz")]
     config = RunConfig(input=files, output=out, max_seq_length=MAX_SEQ_LENGTH, template=TEMPLATE)
     started = time.perf_counter()
-    stats = run_job(config, BEAM_ARGS)
+    stats = run_job(config, [*BEAM_ARGS, f"--direct_num_workers={args.workers}"])
     seconds = time.perf_counter() - started
     splits = stats["splits"]
     tokens = sum(int(k) * v for dist in stats["num_tokens"].values() for k, v in dist.get("histogram", {}).items())
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--result", required=True)
     ap.add_argument("--examples", type=int, default=4000, help="scaling: examples per dialogue length")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="beam_prep: local SDK worker processes")
     ap.add_argument("--keep", action="store_true", help="keep the outputs of baseline and beam_prep")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

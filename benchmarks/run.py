@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # full: 20,000 dialogues
     python benchmarks/run.py --quick         # 1,000 dialogues, under 2 minutes on 2 cores
     python benchmarks/run.py --dialogues 5000 --phases floor,beam_prep
+    python benchmarks/run.py --phases floor,beam_prep --repeat 2 --workers 1
 
 Generates the seeded corpus (corpus.py) once under --work, then runs each phase in a fresh child
 process (phases.py) while sampling the peak memory of that child's whole process tree (memory.py),
@@ -96,8 +97,8 @@ def machine() -> dict:
 
 def report(results: dict) -> str:
     lines = [
-        "phase           timed_s  process_s  cpu_s  load  tree_rss_MiB  tree_pss_MiB  root_MiB  largest_child_MiB"
-        "  examples  tokens"
+        "phase           timed_s  timed_cpu_s  process_s  cpu_s  load  tree_rss_MiB  tree_pss_MiB  root_MiB"
+        "  largest_child_MiB  examples  tokens"
     ]
     for phase in ("floor", "baseline", "beam_prep", "write"):
         r = results["phases"].get(phase)
@@ -105,7 +106,8 @@ def report(results: dict) -> str:
             continue
         m = r["memory"]
         lines.append(
-            f"{LABELS[phase]:<15} {r['seconds']:>7.1f}  {r['process_wall_seconds']:>9.1f}  "
+            f"{LABELS[phase]:<15} {r['seconds']:>7.1f}  {r.get('cpu_seconds', float('nan')):>11.1f}  "
+            f"{r['process_wall_seconds']:>9.1f}  "
             f"{r['process_cpu_seconds']:>5.0f}  {max(r['load_average_1min']):>4.1f}  {m['tree_rss_mib']:>12}  "
             f"{m['tree_pss_mib']:>12}  {m['root_rss_mib']:>8}  {m['largest_child_rss_mib']:>17}  "
             f"{r.get('examples', '-'):>8}  {r['tokens']:>,}"
@@ -133,6 +135,9 @@ def summarize(phases: dict) -> dict:
     a, b, c = (phases.get(k) for k in ("floor", "baseline", "beam_prep"))
     if a and c:
         out["(c)/(a)"] = round(c["seconds"] / a["seconds"], 2)
+        # beam_prep's whole process tree against the floor's tokenization alone (its timed work)
+        out["(c)/(a) in CPU seconds"] = round(c["process_cpu_seconds"] / a["cpu_seconds"], 2)
+        out["(c) CPU-s per million output tokens"] = round(c["process_cpu_seconds"] / c["tokens"] * 1e6, 3)
     e = phases.get("write")
     if a and e:  # writing the output is on top of tokenizing it: what any tool producing it pays
         out["(e)/(a)"] = round(e["seconds"] / a["seconds"], 2)
@@ -153,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     ap.add_argument("--scaling_examples", type=int, default=0, help="examples per length in (d); 0: 2000 (quick 400)")
     ap.add_argument("--keep", action="store_true", help="keep the baseline and beam_prep outputs under --work")
+    ap.add_argument("--workers", type=int, default=2, help="beam_prep's local SDK worker processes")
+    ap.add_argument("--repeat", type=int, default=1, help="run the phases this many times, alternating; fastest counts")
     args = ap.parse_args(argv)
     dialogues = 1000 if args.quick else args.dialogues
     phases = [p for p in args.phases.split(",") if p]
@@ -167,10 +174,16 @@ def main(argv: list[str] | None = None) -> None:
     extra += ["--keep"] if args.keep else []
     results: dict = {"command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]), "machine": machine()}
     results.update({"dialogues": dialogues, "seed": args.seed, "corpus": shape, "phases": {}})
-    for phase in phases:
-        print(f"running {LABELS[phase]} ...", flush=True)
-        results["phases"][phase] = run_phase(phase, corpus, work, extra)
-        print(f"  done in {results['phases'][phase]['process_wall_seconds']}s", flush=True)
+    extra += ["--workers", str(args.workers)]
+    runs: dict[str, list[dict]] = {}
+    for round_ in range(args.repeat):  # phases alternate, so each sees the machine's load alike
+        for phase in phases:
+            print(f"running {LABELS[phase]} (round {round_ + 1} of {args.repeat}) ...", flush=True)
+            runs.setdefault(phase, []).append(run_phase(phase, corpus, work, extra))
+            r = runs[phase][-1]
+            print(f"  done in {r['process_wall_seconds']}s, {r['process_cpu_seconds']} CPU-s", flush=True)
+    for phase, rs in runs.items():  # the fastest run of each phase counts; all are kept
+        results["phases"][phase] = {**min(rs, key=lambda r: r["seconds"]), "all_runs": rs}
     results["summary"] = summarize(results["phases"])
     out = work / f"results-{dialogues}.json"
     out.write_text(json.dumps(results, indent=1))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ANCHOR = "a"  # encoded in front of a mid-text unit so the tokenizer sees it as mid-text
+CHUNK_CHARS = 192  # a longer unit is encoded in chunks of about this size (measured: benchmarks/README.md)
+_SPLIT_POINT = re.compile(r"(?<=\S) ")
 
 
 class TokenizerError(ValueError):
@@ -104,22 +106,79 @@ class TextEncoder:
         its own; any other unit starts with a space after a non-space character and is encoded after
         an anchor character, whose tokens are then dropped. Token end offsets (for labels) are
         computed only where `want_ends` asks for them: they cost a third of the encoding.
+
+        A long unit is cut into chunks at the same kind of split point (`chunk_cuts`) and each
+        distinct chunk is encoded once per batch: an assistant turn's memory form (`content` plus
+        the next turn's header) and its target form (`content`) share every chunk but the last.
         """
-        texts = [t if start else ANCHOR + t for t, start in units]
-        encodings = self.plain.encode_batch(texts, add_special_tokens=False)
+        chunks: dict[tuple[str, bool], int] = {}
+        plans = []
+        for unit in units:
+            text, start = unit
+            if len(text) <= CHUNK_CHARS:
+                plans.append(((chunks.setdefault(unit, len(chunks)), 0),))
+                continue
+            cuts = chunk_cuts(text)
+            plan = []
+            for k in range(len(cuts) - 1):
+                a = cuts[k]
+                plan.append((chunks.setdefault((text[a : cuts[k + 1]], start and k == 0), len(chunks)), a))
+            plans.append(plan)
+        wanted = [False] * len(chunks)
+        for i, plan in enumerate(plans):
+            if want_ends is None or want_ends[i]:
+                for c, _ in plan:
+                    wanted[c] = True
+        encoded = self._encode_chunks(list(chunks), wanted)
+        out = []
+        for i, plan in enumerate(plans):
+            want = want_ends is None or want_ends[i]
+            if len(plan) == 1:
+                ids, ends = encoded[plan[0][0]]
+            else:
+                ids, ends = [], [] if want else None
+                for c, a in plan:
+                    ids += encoded[c][0]
+                    if want:
+                        ends += [a + e for e in encoded[c][1]]
+                ids, ends = tuple(ids), ends and tuple(ends)
+            out.append(UnitTokens(ids, ends if want else None))
+        return out
+
+    def _encode_chunks(self, chunks: list[tuple[str, bool]], wanted: list[bool]):
+        """(ids, ends or None) of each (text, starts_piece) chunk: chunks that need their offsets in
+        one tokenizer batch, the others (most: memory) in one batch that computes no offsets."""
+        texts = [t if start else ANCHOR + t for t, start in chunks]
+        encodings: list = [None] * len(texts)
+        for with_offsets in (True, False):
+            at = [i for i, w in enumerate(wanted) if w == with_offsets]
+            encode = self.plain.encode_batch if with_offsets else self.plain.encode_batch_fast
+            for i, enc in zip(at, encode([texts[i] for i in at], add_special_tokens=False) if at else ()):
+                encodings[i] = enc
         anchor, skip = self._anchor_ids, len(self._anchor_ids)
         out = []
-        for i, ((text, start), enc) in enumerate(zip(units, encodings)):
+        for (text, start), enc, want in zip(chunks, encodings, wanted):
             ids = enc.ids
             if not start and ids[:skip] != anchor:
                 raise TokenizerError(f"tokenizer merges across a space boundary in {text[:40]!r}; not supported")
             ids = ids if start else ids[skip:]
             ends = None
-            if want_ends is None or want_ends[i]:
+            if want:
                 shift = 0 if start else len(ANCHOR)
                 ends = tuple(e - shift for _, e in enc.offsets[0 if start else skip :])
-            out.append(UnitTokens(tuple(ids), ends))
+            out.append((tuple(ids), ends))
         return out
+
+
+def chunk_cuts(text: str, size: int | None = None) -> list[int]:
+    """[0, cut, ..., len(text)]: a cut at the first split point (a space after a non-space
+    character) at least `size` characters after the previous cut. Cuts depend only on the text
+    before them, so texts with a common beginning share the chunks inside it."""
+    cuts, size = [0], size or CHUNK_CHARS
+    while (m := _SPLIT_POINT.search(text, cuts[-1] + size)) is not None:
+        cuts.append(m.start())
+    cuts.append(len(text))
+    return cuts
 
 
 def _find(haystack: list[int], needle: list[int]) -> int:

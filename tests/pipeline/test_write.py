@@ -51,7 +51,11 @@ def test_shard_written_table_by_table_loads_the_same_in_every_format(tmp_path):
     files.close()
     expected = [plain(r) for r in rows]
     assert files.rows == 2500 and files.tokens == sum(r["num_tokens"] for r in rows)
-    assert pq.ParquetFile(urls["parquet"]).metadata.num_row_groups == 4  # one per table written
+    metadata = pq.ParquetFile(urls["parquet"]).metadata
+    assert metadata.num_row_groups == 4  # one per table written
+    columns = [metadata.row_group(0).column(i) for i in range(metadata.num_columns)]
+    assert {c.compression for c in columns} == {"ZSTD"}  # the codec and encoding of benchmarks/sizes.py
+    assert not any("DICTIONARY" in e for c in columns for e in c.encodings)
     assert pq.read_table(urls["parquet"]).to_pylist() == expected
     with open(urls["jsonl"], encoding="utf-8") as f:
         assert [json.loads(line) for line in f] == expected
@@ -60,13 +64,19 @@ def test_shard_written_table_by_table_loads_the_same_in_every_format(tmp_path):
     assert datasets.Dataset.from_file(urls["arrow"], in_memory=True).to_list() == expected
 
 
-def test_json_lines_of_a_table_are_those_of_json_dumps():
+def test_json_lines_of_a_table_read_back_as_the_rows_in_column_order():
     rows = [make_row(i, n) for i, n in enumerate([0, 1, 5, 300])]
-    rows[1]["text"] = 'quote " back \\ slash / tab \t nl \n ctrl \x01 \u2028 emoji \U0001f600 中文'
+    rows[1]["text"] = 'quote " back \\ slash / tab \t nl \n ctrl \x01 \x7f \u2028 emoji \U0001f600 中文'
     rows[2]["prompt"] = ""
     rows[3]["labels"] = array("i", [-100, 2**31 - 1, -(2**31)] + [0] * 297)
-    expected = b"".join(json.dumps(plain(r), ensure_ascii=False).encode() + b"\n" for r in rows)
-    assert _json_lines(rows, rows_to_table(rows)) == expected
+    table = rows_to_table(rows)
+    lines = _json_lines(rows, table).split(b"\n")
+    assert lines[-1] == b"" and len(lines) == len(rows) + 1
+    for line, row in zip(lines, rows):
+        back = json.loads(line)
+        assert list(back) == table.schema.names and back == plain(row)
+    sliced = table.slice(1, 2)  # a table whose token columns start past offset 0
+    assert [json.loads(x) for x in _json_lines(rows[1:3], sliced).splitlines()] == [plain(r) for r in rows[1:3]]
 
 
 def test_a_shard_without_rows_writes_nothing_unless_asked(tmp_path):

@@ -1,0 +1,122 @@
+"""TextEncoder.encode_units against the tokenizer itself: long units are encoded in chunks, and the
+chunks shared by several units of a batch are encoded once, without changing a single id."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from beam_prep.config import BUNDLED_TOKENIZER
+from beam_prep.core.explode import explode
+from beam_prep.core.fit import window_text
+from beam_prep.core.loading import build_fitter
+from beam_prep.core.records import Example
+from beam_prep.core.templates import load_template
+from beam_prep.core.tokenizer import ANCHOR, CHUNK_CHARS, TextEncoder, chunk_cuts
+from tests.conftest import dialogue
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tokenizers"
+WORDS = [
+    "the",
+    "model",
+    "ça",
+    "va",
+    "数据",
+    "集合",
+    "Привет",
+    "x=1;",
+    "def",
+    "f(a,",
+    "b):",
+    "  ",
+    "\n",
+    "\t",
+    "é",
+    "🙂",
+]
+
+
+def long_text(rng: random.Random, chars: int) -> str:
+    out = []
+    while sum(map(len, out)) < chars:
+        out.append(rng.choice(WORDS))
+        out.append(rng.choice([" ", " ", " ", "  ", "\n", " \n ", ""]))
+    return "".join(out).strip()
+
+
+@pytest.fixture(scope="module", params=[BUNDLED_TOKENIZER, FIXTURES / "mistral-llama3"], ids=["mistral", "llama3"])
+def enc(request) -> TextEncoder:
+    return TextEncoder(request.param)
+
+
+def test_chunk_cuts_are_split_points_that_depend_only_on_what_precedes():
+    rng = random.Random(1)
+    text = long_text(rng, 5 * CHUNK_CHARS)
+    cuts = chunk_cuts(text)
+    assert cuts[0] == 0 and cuts[-1] == len(text) and len(cuts) > 3
+    assert all(text[c] == " " and not text[c - 1].isspace() for c in cuts[1:-1])
+    assert all(b - a >= CHUNK_CHARS for a, b in zip(cuts[:-2], cuts[1:-1]))
+    longer = text + "###User: and more"
+    assert chunk_cuts(longer)[: len(cuts) - 1] == cuts[:-1]
+    assert chunk_cuts("short text") == [0, 10]
+
+
+def reference(enc: TextEncoder, text: str, start: bool) -> tuple[list[int], list[int]]:
+    """ids and end offsets of a unit, by the tokenizer on the whole unit (after the anchor if mid-text)."""
+    ref = enc.plain.encode(text if start else ANCHOR + text, add_special_tokens=False)
+    skip, shift = (0, 0) if start else (len(enc._anchor_ids), len(ANCHOR))
+    return ref.ids[skip:], [e - shift for _, e in ref.offsets[skip:]]
+
+
+def test_units_in_chunks_have_the_ids_and_offsets_of_the_whole_unit(enc):
+    rng = random.Random(2)
+    units = []
+    for n in (10, CHUNK_CHARS - 1, CHUNK_CHARS + 5, 3 * CHUNK_CHARS, 20 * CHUNK_CHARS):
+        text = long_text(rng, n)
+        units += [(text, True), (" " + text, False)]
+    for (text, start), tokens in zip(units, enc.encode_units(units)):
+        assert (list(tokens.ids), list(tokens.ends)) == reference(enc, text, start)
+
+
+def test_a_batch_encodes_the_shared_chunks_of_its_units_once(enc, monkeypatch):
+    content = " " + long_text(random.Random(3), 6 * CHUNK_CHARS)
+    units = [(content + "###User:", False), (content, False)]
+    sent, real = [], enc.plain
+
+    class Spy:
+        def encode_batch(self, texts, **kwargs):
+            sent.extend(texts)
+            return real.encode_batch(texts, **kwargs)
+
+        def encode_batch_fast(self, texts, **kwargs):  # no offsets: for the memory form
+            sent.extend(texts)
+            return real.encode_batch_fast(texts, **kwargs)
+
+    monkeypatch.setattr(enc, "plain", Spy())
+    memory, target = enc.encode_units(units, [False, True])
+    monkeypatch.setattr(enc, "plain", real)
+    assert sum(map(len, sent)) < 1.2 * len(content)  # not twice
+    assert memory.ends is None and list(memory.ids) == reference(enc, *units[0])[0]
+    assert (list(target.ids), list(target.ends)) == reference(enc, *units[1])
+
+
+@pytest.mark.parametrize(
+    "template, tokenizer",
+    [
+        ("llama2-chat-memory", BUNDLED_TOKENIZER),
+        ("chatml", FIXTURES / "mistral-chatml"),
+        ("llama3", FIXTURES / "mistral-llama3"),
+    ],
+)
+def test_examples_with_long_turns_equal_the_tokenizer(template, tokenizer):
+    """The trainer's tokenizer(text) is the reference for every example of long, chunked turns."""
+    fitter = build_fitter(load_template(template), TextEncoder(tokenizer), 2048)
+    rng = random.Random(4)
+    d = dialogue(*[long_text(rng, rng.choice([50, 400, 1500, 4000])) for _ in range(8)], system="be brief")
+    examples = [e for e in fitter.fit([(d, explode(d, "per_response"))]) if isinstance(e, Example)]
+    assert len(examples) >= 2 and any(e.dropped_turns for e in examples)
+    for ex in examples:
+        text, _ = window_text(fitter, ex)
+        assert fitter.encoder.encode_text(text) == list(ex.input_ids)
