@@ -27,10 +27,7 @@ def parse_tools(value: object) -> str:
     if value is None or value == "" or value == []:
         return ""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise BadField("bad_tools", "tools is a string that is not JSON") from None
+        value = _json(value, "tools is a string that is not JSON", "bad_tools")
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise BadField("bad_tools", f"tools must be a list of objects, got {_kind(value)}")
     return json.dumps(value, ensure_ascii=False) if value else ""
@@ -48,10 +45,7 @@ def parse_tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
 
 def parse_call(call: object, where: str) -> ToolCall:
     if isinstance(call, str):  # ShareGPT function_call values are JSON text
-        try:
-            call = json.loads(call)
-        except ValueError:
-            raise BadField("bad_tool_call", f"{where} is not JSON") from None
+        call = _json(call, f"{where} is not JSON")
     if not isinstance(call, dict):
         raise BadField("bad_tool_call", f"{where} is {_kind(call)}, not an object")
     function = call.get("function", call)
@@ -70,16 +64,21 @@ def _arguments(value: object, where: str) -> str:
     if value is None:
         return "{}"
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            raise BadField("bad_tool_call", f"{where} arguments are not JSON: {value[:80]!r}") from None
+        parsed = _json(value, f"{where} arguments are not JSON: {value[:80]!r}")
         if not isinstance(parsed, dict):
             raise BadField("bad_tool_call", f"{where} arguments are {_kind(parsed)}, not a JSON object")
         return value
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     raise BadField("bad_tool_call", f"{where} arguments are {_kind(value)}, not a JSON object")
+
+
+def _json(text: str, detail: str, reason: str = "bad_tool_call") -> object:
+    """The decoded JSON text of a record's field; BadField(reason, detail) if it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise BadField(reason, detail) from None
 
 
 def parse_weight(value: object, where: str) -> int:
@@ -103,10 +102,7 @@ def parse_reasoning(value: object, where: str) -> str | None:
 def sharegpt_calls(value: object, where: str) -> tuple[ToolCall, ...]:
     """A ShareGPT `function_call` turn's value: one call or a list of calls, as JSON text."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise BadField("bad_tool_call", f"{where} function_call value is not JSON") from None
+        value = _json(value, f"{where} function_call value is not JSON")
     calls = value if isinstance(value, list) else [value]
     if not calls:
         raise BadField("bad_tool_call", f"{where} function_call holds no call")
