@@ -15,10 +15,10 @@ from beam_prep.checks import check, manifest_for
 from beam_prep.config import ConfigError, RunConfig, pipeline_args
 from beam_prep.core.limits import turn_char_limit
 from beam_prep.core.loading import TOKENIZER_FILES
+from beam_prep.io.commit import TEMP_DIR
 from beam_prep.io.fs import common_root, join, localize_dir, url_to_fs
 from beam_prep.io.lock import LockHeld, OutputLock
 from beam_prep.pipeline.build import build_pipeline
-from beam_prep.pipeline.finalize import TEMP_DIR
 from beam_prep.pipeline.worker import FitterSpec
 from beam_prep.runners import runner_name
 

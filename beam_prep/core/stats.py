@@ -190,12 +190,13 @@ def distribution(histogram: dict[int, int]) -> dict:
     return out
 
 
-def packing_stats(shards: list[dict], max_seq_length: int) -> dict:
-    """Packed rows per split and their fill ratio: tokens / (rows * max_seq_length)."""
+def packing_stats(shards, max_seq_length: int) -> dict:
+    """Packed rows per split and their fill ratio: tokens / (rows * max_seq_length). `shards`: what
+    the writer wrote, each with its split, rows and tokens (io/results.py ShardWritten)."""
     out = {}
     for split in SPLITS:
-        rows = sum(w["rows"] for w in shards if w["split"] == split)
-        tokens = sum(w["tokens"] for w in shards if w["split"] == split)
+        rows = sum(w.rows for w in shards if w.split == split)
+        tokens = sum(w.tokens for w in shards if w.split == split)
         out[split] = {
             "rows": rows,
             "tokens": tokens,

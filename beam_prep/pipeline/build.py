@@ -93,12 +93,11 @@ def build_pipeline(
     shards = tuple(w.shards for w in writes) | "AllShards" >> beam.Flatten()
     rejects = tuple(s[REJECTS] for s in stages) | "AllRejects" >> beam.Flatten()
     reject_files = rejects | "WriteRejects" >> WriteRejects(tmp_root)
-    written = (shards, reject_files) | "AllWritten" >> beam.Flatten()
     counts = (
         tuple(s[STATS] for s in stages)
         | "AllCounts" >> beam.Flatten()
         | "MergeCounts" >> beam.CombineGlobally(MergeCounters())
     )
-    return (written, counts) | "Finalize" >> Finalize(
+    return (shards, reject_files, counts) | "Finalize" >> Finalize(
         config.output, tmp_root, manifest, config.num_shards, config.tokens_per_shard
     )

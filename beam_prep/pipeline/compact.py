@@ -17,37 +17,36 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 
 from beam_prep.io.fs import join, url_to_fs
-from beam_prep.pipeline.write import ROWS_PER_TABLE, _Shard
+from beam_prep.io.results import ShardWritten
+from beam_prep.io.shard_writer import ROWS_PER_TABLE, ShardWriter
 
 
-def plan_compaction(written: list[dict], tokens_per_shard: int) -> list[list[dict]]:
-    """Groups of shards to write as one: a full shard (or a rejects file) alone, the small shards
-    of a split in consecutive groups of at least `tokens_per_shard` tokens (the last may be less)."""
-    groups = [[w] for w in written if w["kind"] != "examples" or w["tokens"] >= tokens_per_shard]
+def plan_compaction(shards: list[ShardWritten], tokens_per_shard: int) -> list[list[ShardWritten]]:
+    """Groups of shards to write as one: a full shard alone, the small shards of a split in
+    consecutive groups of at least `tokens_per_shard` tokens (the last may be less)."""
+    groups = [[w] for w in shards if w.tokens >= tokens_per_shard]
     small = sorted(
-        (w for w in written if w["kind"] == "examples" and w["tokens"] < tokens_per_shard),
-        key=lambda w: (w["split"], w["order"], w["files"]["parquet"]),
+        (w for w in shards if w.tokens < tokens_per_shard), key=lambda w: (w.split, w.first, w.paths.parquet)
     )
-    group: list[dict] = []
+    group: list[ShardWritten] = []
     for i, w in enumerate(small):
         group.append(w)
-        last_of_split = i + 1 == len(small) or small[i + 1]["split"] != w["split"]
-        if last_of_split or sum(g["tokens"] for g in group) >= tokens_per_shard:
+        last_of_split = i + 1 == len(small) or small[i + 1].split != w.split
+        if last_of_split or sum(g.tokens for g in group) >= tokens_per_shard:
             groups.append(group)
             group = []
     return groups
 
 
-def merge_shards(group: list[dict], tmp_root: str, packed: bool = False) -> dict:
+def merge_shards(group: list[ShardWritten], tmp_root: str, packed: bool = False) -> ShardWritten:
     """One shard with the rows of `group`, in order (a group of one is returned as it is); `packed`:
     the shards hold packed rows (--packing), written again with the packed schema."""
     if len(group) == 1:
         return group[0]
-    first = group[0]
-    out = _Shard(tmp_root, first["split"], first["order"], packed=packed)
+    out = ShardWriter(tmp_root, group[0].split, group[0].first, packed=packed)
     try:
         for w in group:
-            fs, path = url_to_fs(join(tmp_root, w["files"]["parquet"]))
+            fs, path = url_to_fs(join(tmp_root, w.paths.parquet))
             with fs.open(path, "rb") as f:
                 for batch in pq.ParquetFile(f).iter_batches(batch_size=ROWS_PER_TABLE):
                     for row in batch.to_pylist():
@@ -55,23 +54,23 @@ def merge_shards(group: list[dict], tmp_root: str, packed: bool = False) -> dict
                             out.flush()
         return out.close(empty_ok=True)
     except BaseException:
-        out.files.abort()
+        out.abort()
         raise
 
 
 class CompactShards(beam.PTransform):
-    """Every written shard -> the shards to name: small ones merged (see the module docstring)."""
+    """Every ShardWritten -> the shards to name: small ones merged (see the module docstring)."""
 
     def __init__(self, tmp_root: str, tokens_per_shard: int, packed: bool = False):
         super().__init__()
         self._tmp, self._per_shard, self._packed = tmp_root, tokens_per_shard, packed
 
-    def expand(self, written):
+    def expand(self, shards):
         return (
-            written.pipeline
+            shards.pipeline
             | "Plan" >> beam.Create([None])
             | "PlanMerges"
-            >> beam.FlatMap(lambda _, w, n: plan_compaction(w, n), beam.pvalue.AsList(written), self._per_shard)
+            >> beam.FlatMap(lambda _, w, n: plan_compaction(w, n), beam.pvalue.AsList(shards), self._per_shard)
             | "SpreadMerges" >> beam.Reshuffle()
             | "MergeShards" >> beam.Map(merge_shards, self._tmp, self._packed)
         )

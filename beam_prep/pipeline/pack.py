@@ -11,6 +11,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.pack import pack_rows
+from beam_prep.io.results import KeyedRow
 
 BUFFER_ROWS_PER_ROW = 256  # tokens buffered per split: this many packed rows of max_seq_length
 BUFFER_ROWS = 8192  # ... or this many examples, whichever comes first
@@ -24,11 +25,11 @@ class _Pack(beam.DoFn):
         self._buffers: dict[str, list] = {}
         self._tokens: dict[str, int] = {}
 
-    def process(self, element):
-        split, sort_key, row = element
+    def process(self, element: KeyedRow):
+        split = element.split
         buffer = self._buffers.setdefault(split, [])
-        buffer.append((sort_key, row))
-        self._tokens[split] = self._tokens.get(split, 0) + row["num_tokens"]
+        buffer.append(element)
+        self._tokens[split] = self._tokens.get(split, 0) + element.row["num_tokens"]
         if len(buffer) >= BUFFER_ROWS or self._tokens[split] >= BUFFER_ROWS_PER_ROW * self._capacity:
             yield from self._flush(split)
 
@@ -40,12 +41,12 @@ class _Pack(beam.DoFn):
     def _flush(self, split: str):
         buffer = self._buffers.pop(split, [])
         self._tokens.pop(split, None)
-        for packed, members in pack_rows([row for _, row in buffer], self._capacity):
-            yield split, min(buffer[i][0] for i in members), packed
+        for packed, members in pack_rows([e.row for e in buffer], self._capacity):
+            yield KeyedRow(split, min(buffer[i].position for i in members), packed)
 
 
 class PackRows(beam.PTransform):
-    """(split, sort_key, row) -> (split, sort_key, packed row); sort_key: the first member's."""
+    """KeyedRows -> KeyedRows of packed rows; a packed row's position: its first member's."""
 
     def __init__(self, max_seq_length: int):
         super().__init__()

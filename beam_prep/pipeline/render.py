@@ -9,6 +9,7 @@ import apache_beam as beam
 from beam_prep.core.failures import contain
 from beam_prep.core.fit import window_text
 from beam_prep.core.records import Example
+from beam_prep.io.results import KeyedRow, Position
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
 from beam_prep.pipeline.worker import FitterSpec, acquire
@@ -47,7 +48,7 @@ class _Render(CountingDoFn):
             self.reject_fitted(failure, d.split, len(example.input_ids), example.dropped_turns)
             yield beam.pvalue.TaggedOutput(REJECTS, failure)
             return
-        yield d.split, (d.source, d.line, example.turn_index), row
+        yield KeyedRow(d.split, Position(d.source, d.line, example.turn_index), row)
 
     def _row(self, example: Example) -> dict:
         text, completion_start = window_text(self._fitter, example)
@@ -55,8 +56,7 @@ class _Render(CountingDoFn):
 
 
 class RenderExamples(beam.PTransform):
-    """examples -> outputs: rows (split, sort_key, row), rejects, stats; sort_key orders rows within
-    a shard as in the input."""
+    """examples -> outputs: rows (KeyedRow: its split and input position), rejects, stats."""
 
     def __init__(self, spec: FitterSpec, strict: bool = False):
         super().__init__()

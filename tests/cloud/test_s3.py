@@ -17,8 +17,8 @@ import pytest
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.records import SPLITS
 from beam_prep.io.fs import url_to_fs
+from beam_prep.io.naming import shard_paths
 from beam_prep.job import check, run_job
-from beam_prep.pipeline.write import shard_paths
 from tests.cloud.buckets import (
     BEAM_ARGS,
     OUTPUT_TOP,

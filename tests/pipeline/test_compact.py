@@ -16,9 +16,10 @@ import beam_prep.pipeline.write as write
 from beam_prep.config import RunConfig
 from beam_prep.core.records import SPLITS
 from beam_prep.io.fs import join, url_to_fs
+from beam_prep.io.results import Position, ShardWritten
+from beam_prep.io.shard_writer import write_shard
 from beam_prep.job import run_job
 from beam_prep.pipeline.compact import merge_shards, plan_compaction
-from beam_prep.pipeline.write import write_shard
 from tests.pipeline.corpus import write_corpus
 from tests.pipeline.test_write import make_row, plain
 
@@ -26,7 +27,7 @@ PER_SHARD = 1000
 IN_PROCESS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
-def bundles_of(tmp_root: str) -> list[dict]:
+def bundles_of(tmp_root: str) -> list[ShardWritten]:
     """What the rolling writer leaves for many bundles: per split a few full shards and many small."""
     rng, written, i = random.Random(0), [], 0
     for split in SPLITS:
@@ -34,14 +35,13 @@ def bundles_of(tmp_root: str) -> list[dict]:
             n_rows = rng.choice([1, 2, 5, 40]) if order % 20 else 70  # every 20th shard is full
             rows = [make_row(i + k, rng.randint(1, 30)) for k in range(n_rows)]
             i += n_rows
-            written.append(write_shard(tmp_root, split, rows, order=(order,)))
-    written.append({"kind": "rejects", "rows": 3, "files": ["rejects/rejects-00000-of-00001.jsonl"]})
+            written.append(write_shard(tmp_root, split, rows, [Position("f", order, 0)] * n_rows)[0])
     return written
 
 
-def rows_of(tmp_root: str, shard: dict) -> dict[str, list]:
+def rows_of(tmp_root: str, shard: ShardWritten) -> dict[str, list]:
     fs, _ = url_to_fs(tmp_root)
-    files = {fmt: url_to_fs(join(tmp_root, rel))[1] for fmt, rel in shard["files"].items()}
+    files = {fmt: url_to_fs(join(tmp_root, rel))[1] for fmt, rel in shard.paths._asdict().items()}
     with fs.open(files["parquet"], "rb") as f:
         parquet = pq.read_table(f).to_pylist()
     with fs.open(files["jsonl"], "rb") as f:
@@ -58,18 +58,17 @@ def check_compaction(tmp_root: str) -> None:
     compacted = []
     for group in groups:
         merged = merge_shards(group, tmp_root)
-        if merged["kind"] == "examples":  # the rows of its parts, in their order, in every format
-            assert rows_of(tmp_root, merged) == [plain(r) for w in group for r in rows_of(tmp_root, w)]
+        # the rows of its parts, in their order, in every format
+        assert rows_of(tmp_root, merged) == [plain(r) for w in group for r in rows_of(tmp_root, w)]
         compacted.append(merged)
-    assert [w for w in compacted if w["kind"] == "rejects"] == [w for w in written if w["kind"] == "rejects"]
     for split in SPLITS:
-        before = [w for w in written if w.get("split") == split]
-        after = [w for w in compacted if w.get("split") == split]
-        tokens = sum(w["tokens"] for w in before)
+        before = [w for w in written if w.split == split]
+        after = [w for w in compacted if w.split == split]
+        tokens = sum(w.tokens for w in before)
         assert len(before) == 60 and len(after) <= math.ceil(tokens / PER_SHARD) + 1 < 30
-        assert sum(w["tokens"] for w in after) == tokens
-        assert sum(w["rows"] for w in after) == sum(w["rows"] for w in before)
-        assert all(w["tokens"] < 2 * PER_SHARD for w in after if w not in before)
+        assert sum(w.tokens for w in after) == tokens
+        assert sum(w.rows for w in after) == sum(w.rows for w in before)
+        assert all(w.tokens < 2 * PER_SHARD for w in after if w not in before)
 
 
 def test_many_small_shards_are_merged_on_local_disk(tmp_path):
@@ -77,7 +76,7 @@ def test_many_small_shards_are_merged_on_local_disk(tmp_path):
 
 
 def test_a_split_with_one_small_shard_is_left_alone(tmp_path):
-    shard = write_shard(str(tmp_path), "train", [make_row(0, 5)], order=(0,))
+    shard, _ = write_shard(str(tmp_path), "train", [make_row(0, 5)], [Position("f", 0, 0)])
     assert plan_compaction([shard], PER_SHARD) == [[shard]]
     assert merge_shards([shard], str(tmp_path)) is shard
 

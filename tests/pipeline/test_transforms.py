@@ -27,9 +27,11 @@ from beam_prep.core.records import Dialogue, Example, Part, Reject, Turn
 from beam_prep.core.stats import Outcome, Stat
 from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import TextEncoder
+from beam_prep.io.commit import SUCCESS
+from beam_prep.io.results import KeyedRow, Position, RejectsWritten, ShardWritten
 from beam_prep.pipeline.admit import AdmitDialogues
 from beam_prep.pipeline.duplicates import PlanDuplicates
-from beam_prep.pipeline.finalize import SUCCESS, Finalize
+from beam_prep.pipeline.finalize import Finalize
 from beam_prep.pipeline.pack import PackRows
 from beam_prep.pipeline.read import PARTS, REJECTS, ReadDialogues
 from beam_prep.pipeline.rejoin import RejoinConversations
@@ -222,7 +224,7 @@ def test_render_examples_rows_match_the_tokenizer():
         assert_that(rendered[REJECTS], equal_to([]), label="rejects")
 
 
-def _row(i: int, n: int = 8, split: str = "train") -> tuple:
+def _row(i: int, n: int = 8, split: str = "train") -> KeyedRow:
     from array import array
 
     row = {
@@ -238,7 +240,7 @@ def _row(i: int, n: int = 8, split: str = "train") -> tuple:
         "input_ids": array("i", range(n)),
         "labels": array("i", [-100] * (n // 2) + list(range(n - n // 2))),
     }
-    return split, ("inline.jsonl", i, 1), row
+    return KeyedRow(split, Position("inline.jsonl", i, 1), row)
 
 
 @pytest.mark.parametrize("num_shards", [0, 2])
@@ -249,10 +251,10 @@ def test_write_shards_writes_every_row_once(tmp_path, num_shards):
     def check(results):
         per_split = Counter()
         for w in results:
-            assert w["kind"] == "examples"
-            per_split[w["split"]] += w["rows"]
-            table = pq.read_table(Path(tmp) / w["files"]["parquet"])
-            assert table.num_rows == w["rows"]
+            assert isinstance(w, ShardWritten)
+            per_split[w.split] += w.rows
+            table = pq.read_table(Path(tmp) / w.paths.parquet)
+            assert table.num_rows == w.rows
         assert per_split == {"train": 10, "validation": 3}
 
     with pipeline() as p:
@@ -267,8 +269,8 @@ def test_write_rejects_one_line_per_reject_in_input_order(tmp_path):
 
     def check(results):
         [w] = results
-        assert w["kind"] == "rejects" and w["rows"] == 3
-        lines = [json.loads(x) for x in (Path(tmp) / w["files"][0]).read_text().splitlines()]
+        assert isinstance(w, RejectsWritten) and w.rows == 3
+        lines = [json.loads(x) for x in (Path(tmp) / w.path).read_text().splitlines()]
         assert [(r["source"], r["line"], r["reason"]) for r in lines] == [
             ("a.jsonl", 3, "bad_turn"),
             ("a.jsonl", 9, "too_long"),
@@ -313,8 +315,7 @@ def test_finalize_commits_the_output(tmp_path):
     with pipeline() as p:
         written = (p | "Rows" >> beam.Create([_row(i) for i in range(3)]) | WriteShards(tmp)).shards
         rejected = p | "Rejects" >> beam.Create([Reject("invalid_json", "inline.jsonl", 4)]) | WriteRejects(tmp)
-        everything = (written, rejected) | beam.Flatten()
-        stats = (everything, p | "Counts" >> beam.Create([counts])) | Finalize(str(out_dir), tmp, manifest)
+        stats = (written, rejected, p | "Counts" >> beam.Create([counts])) | Finalize(str(out_dir), tmp, manifest)
         assert_that(stats, is_not_empty())
     assert (out_dir / SUCCESS).exists() and not (out_dir / "_temporary").exists()
     assert pq.read_table(out_dir / "parquet" / "train-00000-of-00001.parquet").num_rows == 3

@@ -12,11 +12,14 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-import beam_prep.pipeline.write as write
+import beam_prep.io.shard_writer as shard_writer
 from beam_prep.core.records import Reject
 from beam_prep.core.stats import Outcome, Stat
+from beam_prep.io.naming import final_names, missing_shards, shard_paths
+from beam_prep.io.results import NOWHERE, KeyedRow, Position, ShardPaths, ShardWritten
+from beam_prep.io.shard_writer import write_shard
 from beam_prep.io.shards import ShardFiles, _json_lines, rows_to_table
-from beam_prep.pipeline.write import _WriteRolling, final_names, missing_shards, shard_paths, write_shard
+from beam_prep.pipeline.write import _WriteRolling
 
 
 def make_row(i: int, n_tokens: int) -> dict:
@@ -83,14 +86,14 @@ def test_a_shard_without_rows_writes_nothing_unless_asked(tmp_path):
     urls = {fmt: str(tmp_path / f"a.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
     ShardFiles(urls).close()
     assert not list(tmp_path.iterdir())
-    w = write_shard(str(tmp_path), "validation", [])
-    assert w["rows"] == 0 and pq.read_table(tmp_path / w["files"]["parquet"]).num_rows == 0
-    assert (tmp_path / w["files"]["jsonl"]).read_bytes() == b""
-    assert len(datasets.Dataset.from_file(str(tmp_path / w["files"]["arrow"]))) == 0
+    w, _ = write_shard(str(tmp_path), "validation", [])
+    assert w.rows == 0 and pq.read_table(tmp_path / w.paths.parquet).num_rows == 0
+    assert (tmp_path / w.paths.jsonl).read_bytes() == b""
+    assert len(datasets.Dataset.from_file(str(tmp_path / w.paths.arrow))) == 0
 
 
 def run_bundle(fn: _WriteRolling, elements) -> list:
-    """The bundle's shard dicts, then the rejects (and counts) of the rows it refused."""
+    """The bundle's ShardWritten, then the rejects (and counts) of the rows it refused."""
     fn.start_bundle()
     for e in elements:
         fn.process(e)
@@ -98,42 +101,46 @@ def run_bundle(fn: _WriteRolling, elements) -> list:
 
 
 def test_rolling_writer_bounds_its_buffer_and_its_shards(tmp_path, monkeypatch):
-    monkeypatch.setattr(write, "ROWS_PER_TABLE", 50)
-    monkeypatch.setattr(write, "TOKENS_PER_TABLE", 400)
+    monkeypatch.setattr(shard_writer, "ROWS_PER_TABLE", 50)
+    monkeypatch.setattr(shard_writer, "TOKENS_PER_TABLE", 400)
     tables = []
     real_write = ShardFiles.write
     monkeypatch.setattr(ShardFiles, "write", lambda self, rows: (tables.append(list(rows)), real_write(self, rows)))
     rng = random.Random(7)
     rows = [make_row(i, rng.choice([1, 3, 20, 90])) for i in range(3000)]
-    elements = [("train" if i % 7 else "validation", ("f", i, 1), r) for i, r in enumerate(rows)]
+    elements = [KeyedRow("train" if i % 7 else "validation", Position("f", i, 1), r) for i, r in enumerate(rows)]
     per_shard = 2000
     shards = run_bundle(_WriteRolling(str(tmp_path), per_shard), elements)
 
     assert tables and max(len(t) for t in tables) <= 50
     assert max(sum(r["num_tokens"] for r in t) for t in tables) < 400 + 90
     for split in ("train", "validation"):
-        mine = sorted((w for w in shards if w["split"] == split), key=lambda w: w["order"])
-        assert all(per_shard <= w["tokens"] < per_shard + 90 for w in mine[:-1])
-        assert 0 < mine[-1]["tokens"] < per_shard + 90
-        written_rows = [r for w in mine for r in pq.read_table(tmp_path / w["files"]["parquet"]).to_pylist()]
+        mine = sorted((w for w in shards if w.split == split), key=lambda w: w.first)
+        assert all(per_shard <= w.tokens < per_shard + 90 for w in mine[:-1])
+        assert 0 < mine[-1].tokens < per_shard + 90
+        written_rows = [r for w in mine for r in pq.read_table(tmp_path / w.paths.parquet).to_pylist()]
         assert written_rows == [plain(r) for s, _, r in elements if s == split]  # input order, nothing lost
-        assert sum(w["rows"] for w in mine) == len(written_rows)
+        assert sum(w.rows for w in mine) == len(written_rows)
 
 
 def test_final_names_number_each_splits_shards_in_input_order():
-    def w(split, order, name, shard=None):
-        files = {fmt: f"{fmt}/{name}.{fmt}" for fmt in ("parquet", "jsonl", "arrow")}
-        return {"kind": "examples", "split": split, "order": order, "shard": shard, "files": files}
+    def w(split, first, name, shard=None):
+        paths = ShardPaths(*(f"{fmt}/{name}.{fmt}" for fmt in ("parquet", "jsonl", "arrow")))
+        return ShardWritten(split, first, shard, 1, 1, paths)
 
-    shards = [w("train", ("b", 1, 1), "x"), w("train", ("a", 9, 1), "y"), w("validation", ("a", 2, 1), "z")]
+    shards = [
+        w("train", Position("b", 1, 1), "x"),
+        w("train", Position("a", 9, 1), "y"),
+        w("validation", Position("a", 2, 1), "z"),
+    ]
     moves, counts = final_names(shards, 0)
     assert counts == {"train": 2, "validation": 1}
-    assert ("parquet/y.parquet", shard_paths("train", 0, 2)["parquet"]) in moves
+    assert ("parquet/y.parquet", shard_paths("train", 0, 2).parquet) in moves
     assert ("arrow/x.arrow", "hf/train/data-00001-of-00002.arrow") in moves
     assert ("jsonl/z.jsonl", "jsonl/validation-00000-of-00001.jsonl") in moves
     assert len(moves) == 9
 
-    fixed = [w("train", (2,), "p", 2), w("train", (0,), "q", 0)]
+    fixed = [w("train", NOWHERE, "p", 2), w("train", NOWHERE, "q", 0)]
     assert missing_shards(fixed, ("train", "validation"), 3) == [("train", 1)] + [("validation", i) for i in range(3)]
     moves, counts = final_names(fixed, 3)
     assert counts == {"train": 3}
@@ -143,7 +150,7 @@ def test_final_names_number_each_splits_shards_in_input_order():
 
 @pytest.mark.parametrize("split", ["train", "validation"])
 def test_shard_paths_follow_the_contract(split):
-    assert shard_paths(split, 3, 12) == {
+    assert shard_paths(split, 3, 12)._asdict() == {
         "parquet": f"parquet/{split}-00003-of-00012.parquet",
         "jsonl": f"jsonl/{split}-00003-of-00012.jsonl",
         "arrow": f"hf/{split}/data-00003-of-00012.arrow",
@@ -206,11 +213,12 @@ def test_rows_arrow_refuses_are_rejected_and_the_rest_of_their_table_written(tmp
     rows[2] = {**rows[2], "turn_index": 2**40}  # over int32: pyarrow refuses it
     rows[4] = {**rows[4], "text": "lone \ud800 surrogate"}
     shards = run_bundle(
-        _WriteRolling(str(tmp_path), 10**9), [("train", ("f.jsonl", i, 1), r) for i, r in enumerate(rows)]
+        _WriteRolling(str(tmp_path), 10**9),
+        [KeyedRow("train", Position("f.jsonl", i, 1), r) for i, r in enumerate(rows)],
     )
-    outputs = [w for w in shards if isinstance(w, dict) and w.get("kind") == "examples"]
-    assert [w["rows"] for w in outputs] == [4]
-    written = pq.read_table(tmp_path / outputs[0]["files"]["parquet"]).to_pylist()
+    outputs = [w for w in shards if isinstance(w, ShardWritten)]
+    assert [w.rows for w in outputs] == [4]
+    written = pq.read_table(tmp_path / outputs[0].paths.parquet).to_pylist()
     assert written == [plain(r) for i, r in enumerate(rows) if i not in (2, 4)]
     with pytest.raises(Exception) as refused:  # the reference: pyarrow itself, on that value alone
         rows_to_table([rows[2]])
@@ -220,6 +228,6 @@ def test_rows_arrow_refuses_are_rejected_and_the_rest_of_their_table_written(tmp
         ("internal_error", 4, "d4"),
     ]
     assert type(refused.value).__name__ in rejects[0].detail
-    counts = next(w for w in shards if isinstance(w, dict) and "kind" not in w)  # the rows' counts taken back
+    counts = next(w for w in shards if isinstance(w, dict))  # the rows' counts taken back
     assert counts[Stat(Outcome.EXAMPLE_REJECTED, "f.jsonl", reason="internal_error")] == 2
     assert counts[Stat(Outcome.EXAMPLE, "f.jsonl", "train")] == -2

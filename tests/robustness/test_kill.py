@@ -30,10 +30,10 @@ MULTI = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--di
 IN_PROCESS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 TIMEOUT = 300
 
-# Runs the CLI with finalize's _write_json stalled after stats.json: the marker file says "now".
+# Runs the CLI with the commit's _write_json stalled after stats.json: the marker file says "now".
 STALL_FINALIZE = """
 import sys, time, pathlib
-import beam_prep.pipeline.finalize as finalize
+import beam_prep.io.commit as finalize
 marker, argv = pathlib.Path(sys.argv[1]), sys.argv[2:]
 write_json = finalize._write_json
 def stalled(fs, path, value):
