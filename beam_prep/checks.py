@@ -1,16 +1,15 @@
-"""Every check that needs no pipeline, and the manifest: fast, and free of Beam imports, so a
-configuration mistake is reported in a second or two (cli.py runs these before importing Beam)."""
+"""Every check that needs no pipeline: fast, and free of Beam imports, so a configuration mistake
+is reported in a second or two (cli.py runs these before importing Beam). The storage layer
+(io/) raises in its own words, a URL and what is wrong; here each error is given the flag that
+named the URL, as one line."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 
 from beam_prep.config import ConfigError, RunConfig
@@ -20,19 +19,11 @@ from beam_prep.core.readers import file_kind
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example, Turn
 from beam_prep.core.templates import TemplateError, load_template
 from beam_prep.core.tokenizer import TextEncoder, TokenizerError
-from beam_prep.io.fs import (
-    StorageError,
-    common_root,
-    expand_inputs,
-    is_remote,
-    join,
-    localize_dir,
-    probe_file,
-    probe_writable,
-    redact,
-    storage_error,
-    url_to_fs,
-)
+from beam_prep.io.cache import localize_dir
+from beam_prep.io.errors import NoMatch, StorageError
+from beam_prep.io.fs import is_remote, join
+from beam_prep.io.globs import expand_inputs
+from beam_prep.io.probes import is_file, probe_file, probe_writable
 
 PROBE_SECONDS = 10.0  # a template's probe renders take milliseconds; a runaway loop is stopped here
 
@@ -47,15 +38,11 @@ def check(config: RunConfig, write_probe: bool = True):
         raise ConfigError(f"--template: {exc}") from None
     if config.mode not in template.modes:
         raise ConfigError(f"--mode {config.mode!r} is not supported by template {template.name!r} ({template.modes})")
+    files = input_files(config)
     try:
-        files = expand_inputs(config.input)
-        for f in files:
-            file_kind(f)
         check_output(config.output, files)
-    except ValueError as exc:  # StorageError too: one line with the URL, never a traceback
+    except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    except OSError as exc:
-        raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
     has_tokenizer = _storage(probe_file, join(config.tokenizer, "tokenizer.json"), "--tokenizer")
     if not has_tokenizer:
         raise ConfigError(f"--tokenizer {config.tokenizer!r} has no tokenizer.json (a Hugging Face tokenizer folder)")
@@ -67,10 +54,10 @@ def check(config: RunConfig, write_probe: bool = True):
         raise ConfigError(f"--tokenizer {config.tokenizer!r} does not load: {message}") from None
     probe_template(template, encoder, config)
     if config.system_prompt and config.special_tokens_in_content == "reject":
-        found = [t for t in added_tokens(local) if t in config.system_prompt]
+        found = encoder.find_special(config.system_prompt)  # the tokenizer's own added tokens
         if found:
             raise ConfigError(
-                f"--system_prompt contains the tokenizer's special token {found[0]!r}: a trainer that "
+                f"--system_prompt contains the tokenizer's special token {found!r}: a trainer that "
                 "tokenizes the text would read it as a control token; remove it, or pass "
                 "--special_tokens_in_content keep to keep it as plain text"
             )
@@ -81,6 +68,21 @@ def check(config: RunConfig, write_probe: bool = True):
     return template, files
 
 
+def input_files(config: RunConfig) -> list[str]:
+    """The files --input matches, each of a kind beam_prep reads; ConfigError naming the glob."""
+    try:
+        files = expand_inputs(config.input)
+        for f in files:
+            file_kind(f)
+        return files
+    except (NoMatch, StorageError) as exc:  # one line with the URL, never a traceback
+        raise ConfigError(f"--input {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"--input: cannot list {config.input}: {exc}") from None
+
+
 def probe_output(config: RunConfig) -> None:
     """Write and delete one small object under a remote output (credentials, bucket, permission)."""
     _storage(probe_writable, config.output, "--output")
@@ -88,9 +90,9 @@ def probe_output(config: RunConfig) -> None:
 
 def _storage(probe, url: str, flag: str):
     try:
-        return probe(url, flag)
+        return probe(url)
     except StorageError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(f"{flag} {exc}") from None
 
 
 def check_output(output: str, files: list[str]) -> None:
@@ -104,12 +106,7 @@ def check_output(output: str, files: list[str]) -> None:
             "the previous output back in; narrow the --input globs or write elsewhere"
         )
     if is_remote(output):
-        try:
-            fs, path = url_to_fs(output)
-            is_file = fs.isfile(path)
-        except Exception as exc:  # each store raises its own types
-            raise storage_error("--output", output, exc) from None
-        if is_file:
+        if _storage(is_file, output, "--output"):
             raise ValueError(f"--output {output!r} is a file, not a folder")
         return
     target = Path(output)
@@ -207,44 +204,3 @@ def _time_limit(seconds: float):
         yield
     finally:
         sys.settrace(previous)
-
-
-def added_tokens(local: Path) -> list[str]:
-    """The tokenizer's added (control) tokens, from its files, without loading it."""
-    tokens = set()
-    tokenizer = json.loads((local / "tokenizer.json").read_text(encoding="utf-8"))
-    tokens.update(t.get("content", "") for t in tokenizer.get("added_tokens") or [])
-    config_file = local / "tokenizer_config.json"
-    if config_file.is_file():
-        decoder = json.loads(config_file.read_text(encoding="utf-8")).get("added_tokens_decoder") or {}
-        tokens.update(t.get("content", "") for t in decoder.values() if isinstance(t, dict))
-    return sorted((t for t in tokens if t), key=len, reverse=True)
-
-
-def manifest_for(config: RunConfig, template, files: list[str], run_id: str) -> dict:
-    local = Path(localize_dir(config.tokenizer, TOKENIZER_FILES))  # a remote one: the copy checks fetched
-    hashes = {
-        name: hashlib.sha256((local / name).read_bytes()).hexdigest()
-        for name in TOKENIZER_FILES
-        if (local / name).is_file()
-    }
-    versions = {}
-    for pkg in ("beam-prep", "apache-beam", "transformers", "tokenizers", "datasets", "pyarrow", "jinja2"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    return {
-        "run_id": run_id,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": redact(config.to_manifest()),
-        "template": {
-            "name": template.name,
-            "sha256": hashlib.sha256(template.source.encode()).hexdigest(),
-            "path": template.path,
-            "stop_sequence": template.stop_sequence,
-        },
-        "tokenizer_sha256": hashes,
-        "inputs": {"files": len(files), "root": common_root(files)},
-        "versions": versions,
-    }

@@ -11,13 +11,16 @@ import uuid
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_prep.checks import check, manifest_for
+from beam_prep.checks import check
 from beam_prep.config import ConfigError, RunConfig, pipeline_args
 from beam_prep.core.limits import turn_char_limit
 from beam_prep.core.loading import TOKENIZER_FILES
+from beam_prep.io.cache import localize_dir
 from beam_prep.io.commit import TEMP_DIR
-from beam_prep.io.fs import common_root, join, localize_dir, url_to_fs
+from beam_prep.io.fs import join, url_to_fs
+from beam_prep.io.globs import common_root
 from beam_prep.io.lock import LockHeld, OutputLock
+from beam_prep.manifest import manifest_for
 from beam_prep.pipeline.build import build_pipeline
 from beam_prep.pipeline.worker import FitterSpec
 from beam_prep.runners import runner_name

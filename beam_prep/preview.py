@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from beam_prep.checks import input_files
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, Fitter
@@ -26,7 +27,9 @@ from beam_prep.core.records import TOOL, Example, Reject
 from beam_prep.core.screen import special_token_reject
 from beam_prep.core.templates import TemplateError, load_template
 from beam_prep.core.tokenizer import TextEncoder, TokenizerError
-from beam_prep.io.fs import common_root, expand_inputs, localize_dir, relative_source, url_to_fs
+from beam_prep.io.cache import localize_dir
+from beam_prep.io.fs import url_to_fs
+from beam_prep.io.globs import common_root, relative_source
 
 OPEN, CLOSE = "⟦", "⟧"  # around trained text when not on a terminal
 _GREEN, _SPECIAL, _RESET = "\x1b[32m", "\x1b[1;35m", "\x1b[0m"
@@ -88,11 +91,8 @@ def load_fitter(config: RunConfig) -> Fitter:
 
 def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
     """Examples and rejects of the inputs, in file and line order, fitted one dialogue at a time."""
-    try:
-        files = expand_inputs(config.input)
-        kinds = [file_kind(url) for url in files]
-    except (ValueError, OSError) as exc:
-        raise ConfigError(str(exc)) from None
+    files = input_files(config)
+    kinds = [file_kind(url) for url in files]
     root = common_root(files)
     policy = config.policy()
     for url, (kind, gz) in zip(files, kinds):

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from beam_prep.core.records import SPLITS
 from beam_prep.core.stats import packing_stats, summarize
 from beam_prep.io.card import PLOT_NAME, card_text, histogram_png
-from beam_prep.io.fs import join, move_files, url_to_fs
+from beam_prep.io.fs import join, url_to_fs
 from beam_prep.io.hf import write_dict_metadata, write_split_metadata
+from beam_prep.io.moves import move_files
 from beam_prep.io.naming import final_names, missing_shards
 from beam_prep.io.results import RejectsWritten, ShardWritten
 from beam_prep.io.shard_writer import write_shard

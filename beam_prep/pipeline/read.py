@@ -26,7 +26,8 @@ from beam_prep.core.records import Part, RawRecord
 from beam_prep.core.screen import special_token_reject, template_reject
 from beam_prep.core.split import assign_split
 from beam_prep.core.stats import FILE_PART, Outcome, Stat
-from beam_prep.io.fs import relative_source, url_to_fs
+from beam_prep.io.fs import url_to_fs
+from beam_prep.io.globs import relative_source
 from beam_prep.pipeline.stats import STATS, CountingDoFn
 from beam_prep.pipeline.worker import FitterSpec, acquire
 

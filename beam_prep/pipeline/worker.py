@@ -16,7 +16,8 @@ from beam_prep.core.fit import Fitter
 from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
 from beam_prep.core.templates import TemplateSpec
 from beam_prep.core.tokenizer import TextEncoder
-from beam_prep.io.fs import is_remote, localize_dir
+from beam_prep.io.cache import localize_dir
+from beam_prep.io.fs import is_remote
 
 
 @dataclass(frozen=True)

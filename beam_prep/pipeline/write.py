@@ -154,8 +154,7 @@ class WriteRejects(beam.PTransform):
         count = rejects | "CountRejects" >> beam.combiners.Count.Globally()
         return (
             rejects
-            | "AssignRejectShard"
-            >> beam.Map(_rejects_file_key, beam.pvalue.AsSingleton(count), self.LINES_PER_FILE)
+            | "AssignRejectShard" >> beam.Map(_rejects_file_key, beam.pvalue.AsSingleton(count), self.LINES_PER_FILE)
             | "GroupRejects" >> beam.GroupByKey()
             | "WriteRejectFile" >> beam.Map(self._write, self._tmp)
         )

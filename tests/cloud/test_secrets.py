@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from beam_prep.config import RunConfig
-from beam_prep.io.fs import REDACTED, redact, redact_text
+from beam_prep.io.redact import REDACTED, redact, redact_text
 from beam_prep.job import check, manifest_for
 from tests.pipeline.corpus import write_corpus
 

@@ -18,7 +18,6 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to, is_not_empty
 
-from beam_prep.checks import manifest_for
 from beam_prep.config import BUNDLED_TOKENIZER, RunConfig
 from beam_prep.core.conversation import parse_conversation_key
 from beam_prep.core.explode import explode
@@ -29,6 +28,7 @@ from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import TextEncoder
 from beam_prep.io.commit import SUCCESS
 from beam_prep.io.results import KeyedRow, Position, RejectsWritten, ShardWritten
+from beam_prep.manifest import manifest_for
 from beam_prep.pipeline.admit import AdmitDialogues
 from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import Finalize
