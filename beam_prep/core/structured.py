@@ -58,7 +58,7 @@ class StructuredFitter:
         tool_template=None,
     ):
         if reasoning not in REASONING_POLICIES:
-            raise ValueError(f"--reasoning {reasoning!r} is not one of: {', '.join(REASONING_POLICIES)}")
+            raise ValueError(f"reasoning policy {reasoning!r} is not one of: {', '.join(REASONING_POLICIES)}")
         self.template, self.encoder = template, encoder
         self.tool_template = tool_template or template  # what renders a dialogue that has `tools`
         self.max_seq_length, self.system_prompt, self.reasoning = max_seq_length, system_prompt, reasoning
