@@ -13,8 +13,10 @@ from beam_prep.core.conversation import ConversationKey, parse_conversation_key
 from beam_prep.core.explode import MODES
 from beam_prep.core.failures import INTERNAL_ERROR_CHOICES
 from beam_prep.core.limits import RECORD_MB
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.normalize import INPUT_FORMATS, Policy, parse_role_map
 from beam_prep.core.structured import REASONING_POLICIES
+from beam_prep.core.templates import TemplateSpec
 
 BUNDLED_TOKENIZER = str(Path(__file__).parent / "resources" / "tokenizer" / "mistral-7b-v0.1")
 BUNDLED_SAMPLE = str(Path(__file__).parent / "resources" / "sample")
@@ -111,6 +113,10 @@ class RunConfig:
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+    def fitter_spec(self, template: TemplateSpec) -> FitterSpec:
+        """What this run's Fitter is made of, with `template` (already loaded and checked)."""
+        return FitterSpec(template, self.max_seq_length, self.system_prompt, self.reasoning)
 
     def to_manifest(self) -> dict:
         return dataclasses.asdict(self)
