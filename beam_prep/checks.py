@@ -10,11 +10,12 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.explode import explode
-from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
+from beam_prep.core.loading import TOKENIZER_FILES
 from beam_prep.core.readers import file_kind
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example, Turn
 from beam_prep.core.templates import TemplateError, load_template
@@ -147,7 +148,7 @@ def probe_template(template, encoder: TextEncoder, config: RunConfig) -> None:
     name = template.name
     try:
         with _time_limit(PROBE_SECONDS):
-            fitter = build_fitter(template, encoder, _ROOMY, config.system_prompt, "keep")
+            fitter = replace(config.fitter_spec(template), max_seq_length=_ROOMY).build(encoder)
             for roles in PROBE_WINDOWS:
                 fitter.template.skeleton(roles)
             need = _probe_tokens(fitter, config.mode)
@@ -180,7 +181,7 @@ _ROOMY = 1 << 30  # a budget nothing reaches: the probe measures, it does not tr
 def _probe_tokens(fitter, mode: str) -> int:
     """Tokens of the smallest example: a one-word question and answer, with the system prompt."""
     probe = Dialogue("probe", (Turn(USER, "x"), Turn(ASSISTANT, "x")))
-    fitted = [e for e in fitter.fit([(probe, explode(probe, mode))]) if isinstance(e, Example)]
+    fitted = [e for e in fitter.fit([(probe, explode(probe, mode))], mode) if isinstance(e, Example)]
     return min(len(e.input_ids) for e in fitted)
 
 

@@ -1,8 +1,9 @@
 """Command line: `python -m beam_prep [run|preview|templates] [FLAGS] [BEAM OPTIONS]`.
 
 Flags fill RunConfig (config.py); `--config FILE.yaml` fills it first and flags override; every
-argument that is not ours goes to Beam's PipelineOptions. Configuration mistakes print one line
-and exit with code 2, before any pipeline work.
+argument that is not ours goes to Beam's PipelineOptions. Each flag's help and choices live with its
+RunConfig field: the parser and the README's flag table (`flag_table`) are made from them.
+Configuration mistakes print one line and exit with code 2, before any pipeline work.
 """
 
 from __future__ import annotations
@@ -16,44 +17,6 @@ import threading
 from beam_prep.config import FIELDS, ConfigError, RunConfig, load_yaml
 
 COMMANDS = ("run", "preview", "templates")
-_HELP = {
-    "input": "input files: globs of .jsonl, .json (array) or .parquet, optionally .gz; local, s3://, gs://",
-    "output": "output folder or s3:// / gs:// URL",
-    "input_format": "schema of the records: messages, sharegpt or auto (per record)",
-    "template": "a template name (see `beam_prep templates`) or a path to a .jinja file",
-    "mode": "per_response: one example per assistant turn; whole_dialog: one per dialogue",
-    "system_prompt": "system prompt for dialogues without one (default: the template's)",
-    "tokenizer": "Hugging Face tokenizer folder (tokenizer.json), local or s3:// / gs://",
-    "max_seq_length": "token budget of one example, BOS/EOS included",
-    "val_fraction": "share of dialogues in the validation split, in [0, 1)",
-    "seed": "seed of the train/validation split hash",
-    "special_tokens_in_content": "dialogues whose text holds special-token strings: reject or keep "
-    "(also a --system_prompt holding one: an error, or kept)",
-    "reasoning": "a target's reasoning (reasoning_content, <think>): train it as the template renders it, "
-    "or drop it from targets",
-    "num_shards": "output shards per split with the same contents on every runner (0: written as rows come, "
-    "a new shard every --tokens_per_shard tokens)",
-    "tokens_per_shard": "tokens per output shard when --num_shards is 0 (short shards are merged: at most "
-    "ceil(tokens / N) + 1 per split)",
-    "batch_dialogues": "dialogues tokenized together in one batch",
-    "packing": "pack several examples into each row of at most --max_seq_length tokens (best-fit decreasing, "
-    "seq_lengths column, for padding-free training)",
-    "input_chunk_mb": "a big JSONL or Parquet input file is read by several workers, in parts of about this size",
-    "same_role_turns": "consecutive turns of one role: merge (joined by a blank line) or reject (bad_turn)",
-    "empty_turns": "turns empty after stripping: drop or reject (bad_turn)",
-    "leading_assistant": "assistant turns before the first user turn: drop or reject (bad_turn)",
-    "unknown_roles": "turns whose role is neither known nor in --role_map: reject (unknown_role) or skip",
-    "role_map": "extra roles, e.g. function_result=tool,notes=skip (targets: system, user, assistant, tool, skip)",
-    "conversation_key": "records of one conversation, rejoined in order: auto (ShareGPT ids QWJhYvA_0, _1...), "
-    "none, id_suffix (any id <base>_<n>), field:NAME or field:NAME:ORDER",
-    "duplicates": "an example whose memory and target equal another's: drop (written once) or keep every copy",
-    "validation_train_targets": "validation examples whose target is also trained verbatim: keep or drop",
-    "max_record_mb": "a longer input line (.json value) is rejected unread as record_too_large",
-    "internal_errors": "a record beam_prep itself fails on: reject it (internal_error, counted) or fail the run",
-    "verbose": "show Beam's own INFO logging",
-    "dry_run": "build and translate the job for the runner (Dataflow: Beam's own dry run), print its stages "
-    "and where the output would go, write nothing",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,7 +47,7 @@ def parser(command: str) -> argparse.ArgumentParser:
         if name == "pipeline_options":
             continue
         default = getattr(defaults, name)
-        kwargs = {"help": _HELP.get(name, ""), "default": argparse.SUPPRESS}
+        kwargs = {"help": f.metadata.get("help", ""), "default": argparse.SUPPRESS}
         if name == "input":
             kwargs["nargs"] = "+"
         elif isinstance(default, bool):
@@ -102,6 +65,29 @@ def parser(command: str) -> argparse.ArgumentParser:
     if command == "preview":
         ap.add_argument("--examples", type=int, default=3, help="how many examples to show")
     return ap
+
+
+def flag_table() -> str:
+    """The README's flag table (markdown), from the RunConfig fields: name, meaning, choices, default."""
+    lines = ["| flag | meaning | choices | default |", "| --- | --- | --- | --- |"]
+    defaults = RunConfig()
+    for name, f in FIELDS.items():
+        meta = f.metadata
+        if "help" not in meta:
+            continue
+        flag = f"`--{name} {meta['arg']}`" if meta.get("arg") else f"`--{name}`"
+        choices = ", ".join(f"`{c}`" for c in meta.get("choices") or ())
+        default = meta.get("shown_default") or _shown(getattr(defaults, name))
+        lines.append(f"| {flag} | {meta.get('doc', meta['help'])} | {choices} | {default} |")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int):
+        return f"{value:,}" if value >= 10_000 else str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def parse(command: str, argv: list[str]) -> tuple[RunConfig, list[str], argparse.Namespace]:
@@ -201,4 +187,4 @@ def _setup_logging(verbose: bool) -> None:
             handler.addFilter(_BeamNoise())
 
 
-__all__ = ["main", "parse"]
+__all__ = ["flag_table", "main", "parse"]

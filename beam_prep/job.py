@@ -22,7 +22,7 @@ from beam_prep.io.globs import common_root
 from beam_prep.io.lock import LockHeld, OutputLock
 from beam_prep.manifest import manifest_for
 from beam_prep.pipeline.build import build_pipeline
-from beam_prep.pipeline.worker import FitterSpec
+from beam_prep.pipeline.worker import WorkerSpec
 from beam_prep.runners import runner_name
 
 __all__ = ["beam_options", "check", "dry_run", "manifest_for", "run_job"]
@@ -60,14 +60,7 @@ def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
     """
     template, files = checked or check(config)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    spec = FitterSpec(
-        template,
-        config.tokenizer,
-        config.max_seq_length,
-        config.system_prompt,
-        config.special_tokens_in_content,
-        config.reasoning,
-    )
+    spec = WorkerSpec(config.fitter_spec(template), config.tokenizer)
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)
     fs, out_path = url_to_fs(config.output)
@@ -101,9 +94,7 @@ def dry_run(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
     runner = runner_name(beam_argv, config)
     argv = list(beam_argv) + (["--dry_run=True"] if runner == "DataflowRunner" else [])
     options = beam_options(argv, config)
-    spec = FitterSpec(
-        template, config.tokenizer, config.max_seq_length, config.system_prompt, config.special_tokens_in_content
-    )
+    spec = WorkerSpec(config.fitter_spec(template), config.tokenizer)
     manifest = manifest_for(config, template, files, "dry-run")
     p = beam.Pipeline(options=options)
     tmp_root = join(config.output, TEMP_DIR, "dry-run")

@@ -20,7 +20,7 @@ from beam_prep.checks import input_files
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, Fitter
-from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
+from beam_prep.core.loading import TOKENIZER_FILES
 from beam_prep.core.normalize import normalize
 from beam_prep.core.readers import file_kind, iter_records
 from beam_prep.core.records import TOOL, Example, Reject
@@ -75,14 +75,7 @@ def load_fitter(config: RunConfig) -> Fitter:
         if config.mode not in spec.modes:
             raise ConfigError(f"--mode {config.mode!r} is not supported by template {spec.name!r} ({spec.modes})")
         encoder = TextEncoder(localize_dir(config.tokenizer, TOKENIZER_FILES))
-        return build_fitter(
-            spec,
-            encoder,
-            config.max_seq_length,
-            config.system_prompt,
-            config.special_tokens_in_content,
-            config.reasoning,
-        )
+        return config.fitter_spec(spec).build(encoder)
     except TemplateError as exc:
         raise ConfigError(f"--template: {exc}") from None
     except TokenizerError as exc:
@@ -95,6 +88,7 @@ def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
     kinds = [file_kind(url) for url in files]
     root = common_root(files)
     policy = config.policy()
+    screen = config.special_tokens_in_content == "reject"
     for url, (kind, gz) in zip(files, kinds):
         fs, path = url_to_fs(url)
         with fs.open(path, "rb") as f:
@@ -103,10 +97,10 @@ def fitted(config: RunConfig, fitter: Fitter) -> Iterator[Example | Reject]:
                 if reject is not None:
                     yield reject
                     continue
-                if fitter.special_policy == "reject" and (special := special_token_reject(fitter.encoder, dialogue)):
+                if screen and (special := special_token_reject(fitter.encoder, dialogue)):
                     yield special
                     continue
-                yield from fitter.fit([(dialogue, explode(dialogue, config.mode))])
+                yield from fitter.fit([(dialogue, explode(dialogue, config.mode))], config.mode)
 
 
 def header(ex: Example, number: int, max_seq_length: int) -> str:
@@ -158,7 +152,7 @@ def token_pieces(fitter: Fitter, ex: Example) -> list[tuple[str, bool, bool]]:
     enc = fitter.encoder
     if ex.dialogue.structured:
         return _structured_pieces(fitter, ex)
-    units = fitter.units(ex.dialogue, ex.start, ex.end)
+    units = fitter.layout.units(ex.dialogue, ex.start, ex.end)
     plain = iter(enc.encode_units([(u.text, u.starts_piece) for u in units if not u.special]))
     pieces = [(enc.hf.convert_ids_to_tokens(i), True) for i in enc.prefix_ids]
     for u in units:

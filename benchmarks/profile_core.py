@@ -47,7 +47,7 @@ def core_path(fitter, dialogues: list) -> dict:
     rows: list[dict] = []
     for i in range(0, len(dialogues), BATCH_DIALOGUES):
         batch = [(d, explode(d, "per_response")) for d in dialogues[i : i + BATCH_DIALOGUES]]
-        for ex in fitter.fit(batch):
+        for ex in fitter.fit(batch, "per_response"):
             if isinstance(ex, Example):
                 rows.append(example_row(ex, *window_text(fitter, ex)))
                 examples += 1

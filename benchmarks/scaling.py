@@ -24,13 +24,11 @@ TABLE_ROWS = 1000
 
 def make_fitter(max_seq_length: int = 4096):
     from beam_prep.config import BUNDLED_TOKENIZER
-    from beam_prep.core.fit import Fitter
-    from beam_prep.core.templates import CompiledTemplate, load_template
+    from beam_prep.core.loading import FitterSpec
+    from beam_prep.core.templates import load_template
     from beam_prep.core.tokenizer import TextEncoder
 
-    encoder = TextEncoder(BUNDLED_TOKENIZER)
-    template = CompiledTemplate(load_template("llama2-chat-memory"), encoder.bos_token, encoder.eos_token)
-    return Fitter(template, encoder, max_seq_length)
+    return FitterSpec(load_template("llama2-chat-memory"), max_seq_length).build(TextEncoder(BUNDLED_TOKENIZER))
 
 
 def dialogues(seed: int, pairs: int, count: int) -> list[tuple[dict, object]]:
@@ -60,7 +58,7 @@ def core_cost(fitter, dialogue_list: list) -> dict:
     started = time.perf_counter()
     fitted = []
     for i in range(0, len(items), BATCH_DIALOGUES):
-        fitted += [e for e in fitter.fit(items[i : i + BATCH_DIALOGUES]) if isinstance(e, Example)]
+        fitted += [e for e in fitter.fit(items[i : i + BATCH_DIALOGUES], "per_response") if isinstance(e, Example)]
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     rows = [example_row(e, *window_text(fitter, e)) for e in fitted]

@@ -81,7 +81,7 @@ def measure(corpus: str) -> dict:
     t = time.process_time()
     for i in range(0, len(dialogues), BATCH_DIALOGUES):
         batch = [(d, explode(d, "per_response")) for d in dialogues[i : i + BATCH_DIALOGUES]]
-        examples = [e for e in fitter.fit(batch) if isinstance(e, Example)]
+        examples = [e for e in fitter.fit(batch, "per_response") if isinstance(e, Example)]
         t = clock.add("fit: all", t)
         for ex in examples:
             rows.append(example_row(ex, *window_text(fitter, ex)))

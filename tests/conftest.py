@@ -6,8 +6,9 @@ import pytest
 
 from beam_prep.config import BUNDLED_TOKENIZER
 from beam_prep.core.fit import Fitter
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.records import Dialogue, Turn
-from beam_prep.core.templates import CompiledTemplate, load_template
+from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import TextEncoder
 
 
@@ -19,8 +20,7 @@ def encoder() -> TextEncoder:
 @pytest.fixture(scope="session")
 def make_fitter(encoder):
     def make(template="llama2-chat-memory", max_seq_length=4096, **kwargs) -> Fitter:
-        compiled = CompiledTemplate(load_template(template), encoder.bos_token, encoder.eos_token)
-        return Fitter(compiled, encoder, max_seq_length, **kwargs)
+        return FitterSpec(load_template(template), max_seq_length, **kwargs).build(encoder)
 
     return make
 

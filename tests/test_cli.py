@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from beam_prep.cli import main, parse
-from beam_prep.config import BUNDLED_TOKENIZER
+from beam_prep.cli import flag_table, main, our_flags, parse
+from beam_prep.config import BUNDLED_TOKENIZER, FIELDS, RunConfig
+from beam_prep.core.explode import MODES
+from beam_prep.core.normalize import POLICY_CHOICES
+from beam_prep.core.structured import REASONING_POLICIES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -158,3 +162,44 @@ def test_config_errors_come_before_importing_beam(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["2", "False"]
+
+
+def test_readme_flag_table_is_made_from_the_runconfig_fields():
+    """The README's flag table is generated (cli.flag_table, from each RunConfig field's metadata),
+    so its names, help, choices and defaults cannot drift; regenerate it with
+    `python -c 'from beam_prep.cli import flag_table; print(flag_table())'`."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| flag | meaning | choices | default |")
+    table = readme[start : readme.index("<!-- /flags -->", start)]
+    assert table == flag_table()
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    names = [re.match(r"\| `--(\w+)", row[0]).group(1) for row in rows]
+    assert names == [name for name in FIELDS if name != "pipeline_options"]
+    assert {f"--{name}" for name in names} | {"--config", "--help"} == {
+        f for f in our_flags("run") if not f.startswith("--no-")
+    }
+    domain = {"mode": MODES, "reasoning": REASONING_POLICIES, **POLICY_CHOICES}
+    for name, row in zip(names, rows):
+        assert tuple(re.findall(r"`([^`]+)`", row[2])) == tuple(
+            domain.get(name, FIELDS[name].metadata["choices"] or ())
+        )
+    defaults = RunConfig()
+    for name, row in zip(names, rows):
+        shown, value = row[3].removesuffix(" |"), getattr(defaults, name)
+        if FIELDS[name].metadata.get("shown_default"):
+            assert shown == FIELDS[name].metadata["shown_default"]
+        elif isinstance(value, bool):
+            assert shown == ("on" if value else "off")
+        else:
+            assert type(value)(shown.replace(",", "")) == value
+
+
+def test_flag_values_named_in_the_docs_are_valid_choices():
+    for doc in ("README.md", "docs/input.md"):
+        text = (REPO / doc).read_text(encoding="utf-8")
+        assert set(re.findall(r"--([a-z][a-z_]+)", text)) - {"runner", "project", "some_secret", "max_seq_lenght"} <= {
+            f[2:] for f in our_flags("run") + our_flags("preview")
+        }
+        for name, value in re.findall(r"`--([a-z_]+)[ =]([a-z_]+)`", text):
+            choices = FIELDS[name].metadata.get("choices") if name in FIELDS else None
+            assert not choices or value in choices, (doc, name, value)

@@ -13,93 +13,58 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from functools import cached_property
 
+from beam_prep.core.explode import MODES
 from beam_prep.core.failures import TEMPLATE_ERROR, failure_detail
-from beam_prep.core.layout import IGNORE_INDEX, WindowLayout, answer_start
-from beam_prep.core.records import ASSISTANT, Dialogue, Example, Reject
+from beam_prep.core.layout import IGNORE_INDEX, DialogueCache, WindowLayout, answer_start
+from beam_prep.core.records import Dialogue, Example, Reject
 from beam_prep.core.structured import StructuredFitter
 from beam_prep.core.templates import TemplateError
-from beam_prep.core.units import instantiate
 
 __all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
 
 
-class Fitter(WindowLayout):
-    """Everything one worker needs to fit examples; built once per worker in DoFn.setup."""
+class Fitter:
+    """Everything one worker needs to fit examples: the layout of plain dialogues (layout.py) and
+    the exact path of structured ones (structured.py). Made by FitterSpec.build (core/loading.py),
+    once per worker in DoFn.setup."""
 
-    @cached_property
-    def structured(self) -> StructuredFitter:
-        """The exact per-window path for dialogues with tools, tool calls or reasoning."""
-        return StructuredFitter(
-            self.template,
-            self.encoder,
-            self.max_seq_length,
-            self.system_prompt,
-            self.reasoning,
-            getattr(self, "tool_template", None),
-        )
+    def __init__(self, layout: WindowLayout, structured: StructuredFitter, max_seq_length: int):
+        self.layout, self.structured, self.max_seq_length = layout, structured, max_seq_length
+        self.template, self.encoder, self.system_prompt = layout.template, layout.encoder, layout.system_prompt
+        self.reasoning = structured.reasoning
+
+    def count(self, dialogue: Dialogue, start: int, end: int) -> int:
+        """Tokens of the plain window turns[start..end] as a trainer sees it, BOS/EOS included."""
+        return self.layout.count(dialogue, start, end, DialogueCache())
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, items: Iterable[tuple[Dialogue, list[Example]]]) -> Iterator[Example | Reject]:
-        """Fit the examples of a batch of dialogues; the units of all their turns in one batch.
+    def fit(self, items: Iterable[tuple[Dialogue, list[Example]]], mode: str) -> Iterator[Example | Reject]:
+        """Fit the examples `explode(dialogue, mode)` of a batch of dialogues; the units of all
+        their turns in one batch.
 
         Dialogues with special-token strings are rejected before this (core/screen.py)."""
-        live, entries = [], []
-        for dialogue, examples in items:
-            entries.append((dialogue, examples, None if dialogue.structured else {}))
-            if not dialogue.structured:
-                live.append(entries[-1])
-        self._prefill(live)
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+        whole = mode == "whole_dialog"
+        entries = [(d, examples, None if d.structured else DialogueCache()) for d, examples in items if examples]
+        self.layout.prefill([e for e in entries if e[2] is not None], whole)
         for dialogue, examples, cache in entries:
             if cache is None:  # tools, tool calls or reasoning: the exact per-window path
-                yield from self.structured.fit(dialogue, examples)
-            elif examples and examples[0].turn_index == -1:
+                yield from self.structured.fit(dialogue, examples, whole)
+            elif whole:
                 yield from self._fit_whole(dialogue, examples[0], cache)
             else:
                 yield from self._fit_responses(dialogue, examples, cache)
 
-    def _prefill(self, live) -> None:
-        """Tokenize, in one batch, every turn's canonical units and each target's last-turn units.
-
-        End offsets (for labels) are asked for only where a unit may be trained.
-        """
-        units, caches, ends = [], [], []
-        for dialogue, examples, cache in live:
-            canon = self._canonical_groups(self.system_slots(dialogue) == 1)
-            whole = bool(examples) and examples[0].turn_index == -1
-            for turn, new in self._canonical_units(dialogue, canon):
-                units += new
-                caches += [cache] * len(new)
-                ends += [whole and turn.role == ASSISTANT and u.has_content for u in new]
-            for ex in examples:
-                lo = max(ex.start, ex.end - 1)
-                contents, keys, roles = self._messages(dialogue, lo, ex.end)
-                last = len(contents) - 1
-                for group in self.shape(roles).groups:
-                    new = [instantiate(s, contents, keys) for s in group.shapes]
-                    units += new
-                    caches += [cache] * len(new)
-                    ends += [any(m == last for m, _, _ in u.spans) for u in new]
-        seen, todo, todo_caches, todo_ends = set(), [], [], []
-        for u, cache, e in zip(units, caches, ends):
-            marker = (id(cache) if u.has_content else 0, u.key)
-            if marker not in seen and u.key not in self._store(u, cache):
-                seen.add(marker)
-                todo.append(u)
-                todo_caches.append(cache)
-                todo_ends.append(e)
-        if todo:
-            self._fill(todo, todo_caches, todo_ends)
-
-    def _fit_responses(self, dialogue, examples, cache) -> Iterator[Example | Reject]:
-        budget = self.max_seq_length
+    def _fit_responses(self, dialogue, examples, cache: DialogueCache) -> Iterator[Example | Reject]:
+        budget, count = self.max_seq_length, self.layout.count
         start = examples[0].start if examples else 0
         first = start
         for ex in examples:
             start = max(start, ex.start)
             try:
-                while start < ex.end and self.count(dialogue, start, ex.end, cache) > budget:
+                while start < ex.end and count(dialogue, start, ex.end, cache) > budget:
                     start += 2  # drop the oldest user/assistant pair
             except TemplateError as exc:  # the template raised on this window: this example only
                 yield _reject(dialogue, TEMPLATE_ERROR, f"turn {ex.end}: {failure_detail(exc)}")
@@ -107,13 +72,13 @@ class Fitter(WindowLayout):
             if start >= ex.end:
                 yield _reject(dialogue, "too_long", f"turn {ex.end} does not fit {budget} tokens with one user turn")
                 continue  # the pointer now sits after this target: later windows cannot include it
-            yield self._assemble(replace(ex, start=start, dropped_turns=start - first), cache)
+            yield self.layout.assemble(replace(ex, start=start, dropped_turns=start - first), cache)
 
-    def _fit_whole(self, dialogue, whole: Example, cache) -> Iterator[Example | Reject]:
+    def _fit_whole(self, dialogue, whole: Example, cache: DialogueCache) -> Iterator[Example | Reject]:
         """One example if it fits, else consecutive windows of whole turns that each fit."""
-        budget = self.max_seq_length
-        if self.count(dialogue, whole.start, whole.end, cache) <= budget:
-            yield self._assemble(whole, cache)
+        budget, count, assemble = self.max_seq_length, self.layout.count, self.layout.assemble
+        if count(dialogue, whole.start, whole.end, cache) <= budget:
+            yield assemble(whole, cache)
             return
         ends = list(whole.trained)
         start = whole.start
@@ -122,7 +87,7 @@ class Fitter(WindowLayout):
             for end in ends:
                 if end <= start:
                     continue
-                if self.count(dialogue, start, end, cache) > budget:
+                if count(dialogue, start, end, cache) > budget:
                     break
                 fitting = end
             if fitting is None:
@@ -133,7 +98,7 @@ class Fitter(WindowLayout):
                 start = pair_end + 1
             else:
                 trained = tuple(e for e in ends if start < e <= fitting)
-                yield self._assemble(Example(dialogue, start, fitting, fitting, trained), cache)
+                yield assemble(Example(dialogue, start, fitting, fitting, trained), cache)
                 start = fitting + 1
             ends = [e for e in ends if e > start]
 
@@ -148,7 +113,7 @@ def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
     if ex.dialogue.structured:  # where the target's trained span begins (after its header)
         text, spans = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
         return text, spans[-1][0] if spans else len(text)
-    skeleton, contents, _ = fitter.window(ex.dialogue, ex.start, ex.end)
+    skeleton, contents, _ = fitter.layout.window(ex.dialogue, ex.start, ex.end)
     parts, completion = [], 0
     last = len(contents) - 1
     for p in skeleton:

@@ -10,7 +10,9 @@ O(1) per window for regular templates, and assembling an example costs list slic
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example
 from beam_prep.core.templates import CompiledTemplate, TemplateError, window_roles
@@ -43,26 +45,32 @@ class _Flat:
     offsets: list[int]  # offsets[j]: start of turn j's group in ids; offsets[n]: the end
 
 
-class WindowLayout:
-    """Token layout of windows: unit shapes per window shape, per-dialogue caches, counts, ids."""
+@dataclass(frozen=True, slots=True)
+class DialogueCache:
+    """What the windows of one dialogue share while it is fitted; dropped with the dialogue."""
 
-    def __init__(
-        self,
-        template: CompiledTemplate,
-        encoder: TextEncoder,
-        max_seq_length: int,
-        system_prompt: str | None = None,
-        special_tokens_in_content: str = "reject",
-        reasoning: str = "train",
-    ):
+    units: dict[tuple, UnitTokens] = field(default_factory=dict)  # content units, by Unit.key
+    groups: dict[tuple, GroupTokens] = field(default_factory=dict)  # by (template, turn keys, trained flags)
+    flats: dict[bool, _Flat | None] = field(default_factory=dict)  # by "assistants trained"; None: no middle
+
+
+class _Pieces(NamedTuple):
+    """A window as token pieces: its groups, with the slice flat.ids[lo:hi] at position `at`."""
+
+    groups: list[GroupTokens]
+    at: int
+    flat: _Flat | None  # None: no middle slice (lo == hi == 0)
+    lo: int
+    hi: int
+
+
+class WindowLayout:
+    """Token layout of windows: unit shapes per window shape, counts and ids of windows."""
+
+    def __init__(self, template: CompiledTemplate, encoder: TextEncoder, system_prompt: str | None):
         self.template = template
         self.encoder = encoder
-        self.max_seq_length = max_seq_length
-        prompt = system_prompt if system_prompt is not None else template.spec.default_system_prompt
-        # Stripped like every message content (normalize.py), and an empty prompt is no prompt.
-        self.system_prompt = (prompt.strip() or None) if prompt is not None else None
-        self.special_policy = special_tokens_in_content
-        self.reasoning = reasoning  # structured dialogues: train a target's reasoning, or drop it
+        self.system_prompt = system_prompt  # the run's system prompt, already stripped (None: none)
         self._literal_units: dict[tuple, UnitTokens] = {}
         self._fixed = len(encoder.prefix_ids) + len(encoder.suffix_ids)
         self._shapes: dict[tuple, WindowShape] = {}
@@ -162,70 +170,91 @@ class WindowLayout:
         return best
 
     # -- tokens --------------------------------------------------------------------------------
-    def _store(self, unit: Unit, cache: dict) -> dict:
-        return cache if unit.has_content else self._literal_units
+    def _store(self, unit: Unit, cache: DialogueCache) -> dict:
+        return cache.units if unit.has_content else self._literal_units
 
-    def _tokens(self, units: list[Unit], cache: dict, ends: bool = False) -> list[UnitTokens]:
-        """Tokens of each unit, encoding the missing ones (with end offsets when `ends`)."""
-        missing = {}
-        for u in units:
-            found = self._store(u, cache).get(u.key)
-            if (found is None or (ends and found.ends is None)) and u.key not in missing:
-                missing[u.key] = u
-        if missing:
-            self._fill(list(missing.values()), [cache] * len(missing), ends)
-        return [self._store(u, cache)[u.key] for u in units]
-
-    def _fill(self, units: list[Unit], caches: list[dict], ends) -> None:
-        """Encode units in one batch into their caches; `ends`: one flag for all, or one per unit."""
+    def _encode_missing(self, wanted: Iterable[tuple[Unit, DialogueCache, bool]]) -> None:
+        """Encode in one batch every (unit, its dialogue's cache, end offsets wanted) not cached
+        yet, or cached without the end offsets now wanted; each distinct unit once."""
         if len(self._literal_units) > _LITERAL_CACHE_LIMIT:
             self._literal_units.clear()
-        flags = ends if isinstance(ends, list) else [ends] * len(units)
-        plain = [(u, f) for u, f in zip(units, flags) if not u.special]
-        encoded = iter(self.encoder.encode_units([(u.text, u.starts_piece) for u, _ in plain], [f for _, f in plain]))
+        todo: dict[tuple, list] = {}
+        for u, cache, ends in wanted:
+            found = self._store(u, cache).get(u.key)
+            if found is not None and (found.ends is not None or not ends):
+                continue
+            marker = (id(cache) if u.has_content else 0, u.key)
+            entry = todo.get(marker)
+            if entry is None:
+                todo[marker] = [u, cache, ends]
+            elif ends:
+                entry[2] = True
+        if not todo:
+            return
+        plain = [(u, ends) for u, _, ends in todo.values() if not u.special]
+        encoded = iter(self.encoder.encode_units([(u.text, u.starts_piece) for u, _ in plain], [e for _, e in plain]))
         special_ids = self.encoder.special_ids
-        for u, cache in zip(units, caches):
+        for u, cache, _ in todo.values():
             tokens = UnitTokens((special_ids[u.text],), (len(u.text),)) if u.special else next(encoded)
             self._store(u, cache)[u.key] = tokens
 
-    def _group_tokens(self, group: Group, contents, keys, trained: frozenset, cache: dict) -> GroupTokens:
+    def prefill(self, batch: list[tuple[Dialogue, list[Example], DialogueCache]], whole: bool) -> None:
+        """Tokenize, in one batch, every turn's canonical units and each target's last-turn units
+        (`whole`: whole_dialog examples). End offsets (for labels) only where a unit may be trained."""
+        self._encode_missing(self._prefill_units(batch, whole))
+
+    def _prefill_units(self, batch, whole: bool) -> Iterator[tuple[Unit, DialogueCache, bool]]:
+        for dialogue, examples, cache in batch:
+            canon = self._canonical_groups(self.system_slots(dialogue) == 1)
+            for turn, new in self._canonical_units(dialogue, canon):
+                trainable = whole and turn.role == ASSISTANT
+                for u in new:
+                    yield u, cache, trainable and u.has_content
+            for ex in examples:
+                contents, keys, roles = self._messages(dialogue, max(ex.start, ex.end - 1), ex.end)
+                last = len(contents) - 1
+                for group in self.shape(roles).groups:
+                    for s in group.shapes:
+                        u = instantiate(s, contents, keys)
+                        yield u, cache, any(m == last for m, _, _ in u.spans)
+
+    def _group_tokens(self, group: Group, contents, keys, trained: frozenset, cache: DialogueCache) -> GroupTokens:
         flags = tuple(m in trained for m in group.messages)
-        gkey = ("group", group.template, tuple(keys[m] for m in group.messages), flags)
-        found = cache.get(gkey)
+        gkey = (group.template, tuple(keys[m] for m in group.messages), flags)
+        found = cache.groups.get(gkey)
         if found is not None:
             return found
         units = [instantiate(s, contents, keys) for s in group.shapes]
-        tokens = self._tokens(units, cache, ends=any(flags))
+        ends = any(flags)
+        self._encode_missing((u, cache, ends) for u in units)
+        tokens = [self._store(u, cache)[u.key] for u in units]
         ids = [i for t in tokens for i in t.ids]
         labels = [IGNORE_INDEX] * len(ids)
-        if any(flags):
+        if ends:
             text = "".join(u.text for u in units)
-            ends, spans, char = [], [], 0
+            offsets, spans, char = [], [], 0
             for u, t in zip(units, tokens):
-                ends += [char + e for e in t.ends]
+                offsets += [char + e for e in t.ends]
                 spans += [(char + a, char + b) for m, a, b in u.spans if m in trained]
                 char += len(u.text)
             for a, b in spans:
                 a, b = answer_start(text, a), _end_of_turn(text, b, self.template.end_of_turn)
-                first, last = bisect_right(ends, a), bisect_right(ends, b - 1) + 1
+                first, last = bisect_right(offsets, a), bisect_right(offsets, b - 1) + 1
                 labels[first:last] = ids[first:last]
-        result = cache[gkey] = GroupTokens(ids, labels)
+        result = cache.groups[gkey] = GroupTokens(ids, labels)
         return result
 
-    def _flat(self, dialogue: Dialogue, cache: dict, train_assistants: bool) -> _Flat | None:
+    def _flat(self, dialogue: Dialogue, cache: DialogueCache, train_assistants: bool) -> _Flat | None:
         """Every turn's canonical group, end to end: the middle of any window is a slice of it."""
-        has_system = self.system_slots(dialogue) == 1
-        fkey = ("flat", train_assistants)
-        flat = cache.get(fkey)
-        if flat is not None or fkey in cache:
-            return flat
-        canon = self._canonical_groups(has_system)
+        if train_assistants in cache.flats:
+            return cache.flats[train_assistants]
+        canon = self._canonical_groups(self.system_slots(dialogue) == 1)
         if not canon:
-            cache[fkey] = None
+            cache.flats[train_assistants] = None
             return None
         ids, labels, offsets = [], [], []
         first = 1 if dialogue.has_system else 0
-        self._prefill_flat(dialogue, cache, canon)
+        self._encode_missing((u, cache, False) for _, new in self._canonical_units(dialogue, canon) for u in new)
         for j, turn in enumerate(dialogue.turns[: _middle_end(dialogue)]):
             offsets.append(len(ids))
             if j < first:
@@ -237,14 +266,8 @@ class WindowLayout:
             ids += gt.ids
             labels += gt.labels
         offsets.append(len(ids))
-        flat = cache[fkey] = _Flat(ids, labels, offsets)
+        flat = cache.flats[train_assistants] = _Flat(ids, labels, offsets)
         return flat
-
-    def _prefill_flat(self, dialogue: Dialogue, cache: dict, canon: dict) -> None:
-        units = [u for _, new in self._canonical_units(dialogue, canon) for u in new]
-        missing = {u.key: u for u in units if u.key not in self._store(u, cache)}
-        if missing:
-            self._fill(list(missing.values()), [cache] * len(missing), False)
 
     def _canonical_units(self, dialogue: Dialogue, canon: dict):
         """(turn, units of its canonical group) for every turn that can be in a window's middle."""
@@ -255,54 +278,46 @@ class WindowLayout:
                 m = group.messages[0]
                 yield turn, [instantiate(s, {m: turn.content}, {m: j}) for s in group.shapes]
 
-    def _pieces(self, dialogue: Dialogue, start: int, end: int, cache: dict, trained: tuple[int, ...]):
-        """The window as GroupTokens and ("flat", from, to) slices of the dialogue's flat layout."""
+    def _pieces(self, dialogue: Dialogue, start: int, end: int, cache: DialogueCache, trained: tuple[int, ...]):
+        """The window's groups, its middle ones as a slice of the dialogue's flat layout."""
         contents, keys, roles = self._messages(dialogue, start, end)
         ws = self.shape(roles)
         n_head = len(contents) - (end - start + 1)
         trained_msgs = frozenset(t - start + n_head for t in trained if start <= t <= end)
-        middle = ws.middle
+        groups, middle = ws.groups, ws.middle
         flat = None
         if middle is not None and middle[1] - middle[0] >= 1:
             flat = self._flat(dialogue, cache, train_assistants=bool(trained_msgs - {len(contents) - 1}))
-        pieces = []
-        i = 0
-        while i < len(ws.groups):
-            if flat is not None and i == middle[0]:
-                t_from = keys[ws.groups[middle[0]].messages[0]]
-                t_to = keys[ws.groups[middle[1]].messages[0]]
-                pieces.append(("flat", flat, t_from, t_to))
-                i = middle[1] + 1
-                continue
-            pieces.append(self._group_tokens(ws.groups[i], contents, keys, trained_msgs, cache))
-            i += 1
-        return pieces
+        if flat is None:
+            return _Pieces([self._group_tokens(g, contents, keys, trained_msgs, cache) for g in groups], 0, None, 0, 0)
+        a, b = middle
+        out = [self._group_tokens(g, contents, keys, trained_msgs, cache) for g in groups[:a] + groups[b + 1 :]]
+        lo, hi = flat.offsets[keys[groups[a].messages[0]]], flat.offsets[keys[groups[b].messages[0]] + 1]
+        return _Pieces(out, a, flat, lo, hi)
 
-    def count(self, dialogue: Dialogue, start: int, end: int, cache: dict) -> int:
+    def count(self, dialogue: Dialogue, start: int, end: int, cache: DialogueCache) -> int:
         """Tokens of the window as a trainer sees it, BOS/EOS included."""
-        total = self._fixed
-        for p in self._pieces(dialogue, start, end, cache, ()):
-            if isinstance(p, GroupTokens):
-                total += len(p.ids)
-            else:
-                _, flat, a, b = p
-                total += flat.offsets[b + 1] - flat.offsets[a]
+        pieces = self._pieces(dialogue, start, end, cache, ())
+        total = self._fixed + pieces.hi - pieces.lo
+        for g in pieces.groups:
+            total += len(g.ids)
         return total
 
-    def _assemble(self, ex: Example, cache: dict) -> Example:
+    def assemble(self, ex: Example, cache: DialogueCache) -> Example:
         """A copy of `ex` with input_ids and labels from the groups of its window. A copy, so the
         ids are held only by the example handed on, not by the caller's batch of inputs."""
         enc = self.encoder
         ids, labels = list(enc.prefix_ids), [IGNORE_INDEX] * len(enc.prefix_ids)
-        for p in self._pieces(ex.dialogue, ex.start, ex.end, cache, ex.trained):
-            if isinstance(p, GroupTokens):
-                ids += p.ids
-                labels += p.labels
-            else:
-                _, flat, a, b = p
-                lo, hi = flat.offsets[a], flat.offsets[b + 1]
-                ids += flat.ids[lo:hi]
-                labels += flat.labels[lo:hi]
+        pieces = self._pieces(ex.dialogue, ex.start, ex.end, cache, ex.trained)
+        for g in pieces.groups[: pieces.at]:
+            ids += g.ids
+            labels += g.labels
+        if pieces.flat is not None:
+            ids += pieces.flat.ids[pieces.lo : pieces.hi]
+            labels += pieces.flat.labels[pieces.lo : pieces.hi]
+        for g in pieces.groups[pieces.at :]:
+            ids += g.ids
+            labels += g.labels
         ids += enc.suffix_ids
         labels += [IGNORE_INDEX] * len(enc.suffix_ids)
         return replace(ex, input_ids=ids, labels=labels)

@@ -82,14 +82,15 @@ class StructuredFitter:
         return ""
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, dialogue: Dialogue, examples: list[Example]) -> Iterator[Example | Reject]:
+    def fit(self, dialogue: Dialogue, examples: list[Example], whole: bool) -> Iterator[Example | Reject]:
+        """The examples of one dialogue (`whole`: its one whole_dialog example), all or nothing."""
         if not examples:
             return
         if why := self.unsupported(dialogue):
             yield _reject(dialogue, "unsupported_by_template", why)
             return
         try:  # all or nothing: a template that refuses one window rejects the whole dialogue
-            if examples[0].turn_index == -1:
+            if whole:
                 out = list(self._fit_whole(dialogue, examples[0], {}))
             else:
                 out = list(self._fit_responses(dialogue, examples, {}))

@@ -23,14 +23,14 @@ from beam_prep.pipeline.rejoin import RejoinConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
-from beam_prep.pipeline.worker import FitterSpec
+from beam_prep.pipeline.worker import WorkerSpec
 from beam_prep.pipeline.write import WriteRejects, WriteShards
 
 
 def build_pipeline(
     p: beam.Pipeline,
     config: RunConfig,
-    spec: FitterSpec,
+    spec: WorkerSpec,
     files: list[str],
     root: str,
     tmp_root: str,
@@ -54,6 +54,7 @@ def build_pipeline(
             strict,
             config.conversation_key_spec(),
             spec,
+            screen_special_tokens=config.special_tokens_in_content == "reject",
         )
         joined = dialogues.parts | f"{label}Rejoin" >> RejoinConversations(policy, config.seed, config.val_fraction)
         return dialogues, joined
@@ -70,7 +71,7 @@ def build_pipeline(
     for label, dialogues in (("", singles.dialogues), ("Joined", joined.dialogues)):
         admitted = dialogues | f"AdmitDialogues{label}" >> AdmitDialogues(config.mode, plan, *drop)
         fitted = admitted.examples | f"TruncateExamples{label}" >> TruncateExamples(
-            spec, config.batch_dialogues, strict
+            spec, config.mode, config.batch_dialogues, strict
         )
         rendered = fitted.examples | f"RenderExamples{label}" >> RenderExamples(spec, strict)
         branch_rows = rendered.rows

@@ -29,7 +29,7 @@ from beam_prep.core.stats import FILE_PART, Outcome, Stat
 from beam_prep.io.fs import url_to_fs
 from beam_prep.io.globs import relative_source
 from beam_prep.pipeline.stats import STATS, CountingDoFn
-from beam_prep.pipeline.worker import FitterSpec, acquire
+from beam_prep.pipeline.worker import WorkerSpec, acquire
 
 REJECTS = "rejects"
 PARTS = "parts"
@@ -88,15 +88,14 @@ class _Normalize:
     run by _ReadPart on each record it reads. A record it fails on is a reject (core/failures.py)."""
 
     def __init__(
-        self, input_format: str, seed: int, val_fraction: float, policy: Policy, key, spec, strict: bool = False
+        self, input_format: str, seed: int, val_fraction: float, policy: Policy, key, spec, screen: bool, strict=False
     ):
         self._format, self._seed, self._val, self._policy = input_format, seed, val_fraction, policy
-        self._key, self._spec, self._strict = key, spec, strict
+        self._key, self._spec, self._screen, self._strict = key, spec, screen, strict
 
     def setup(self):
         self._fitter = acquire(self._spec) if self._spec is not None else None
-        screen = self._fitter is not None and self._spec.special_tokens_in_content == "reject"
-        self._encoder = self._fitter.encoder if screen else None
+        self._encoder = self._fitter.encoder if self._fitter is not None and self._screen else None
 
     def process(self, record: RawRecord, count):
         if record.error != FILE_PART:
@@ -140,7 +139,8 @@ class Outputs(dict):
 class ReadDialogues(beam.PTransform):
     """files (already expanded) -> outputs: dialogues, parts, rejects, stats.
 
-    `spec` (the worker's Fitter) is needed for the special-token check; without it there is none.
+    `spec` (the worker's Fitter) is needed for the template check and the special-token check
+    (`screen_special_tokens`: --special_tokens_in_content reject); without it there is neither.
     """
 
     def __init__(
@@ -155,11 +155,14 @@ class ReadDialogues(beam.PTransform):
         max_record_bytes: int = 0,
         strict: bool = False,
         conversation_key: ConversationKey = ConversationKey(),
-        spec: FitterSpec | None = None,
+        spec: WorkerSpec | None = None,
+        screen_special_tokens: bool = True,
     ):
         super().__init__()
         self._files, self._root, self._chunk = files, root, chunk_bytes
-        normalizer = _Normalize(input_format, seed, val_fraction, policy, conversation_key, spec, strict)
+        normalizer = _Normalize(
+            input_format, seed, val_fraction, policy, conversation_key, spec, screen_special_tokens, strict
+        )
         self._read = _ReadPart(root, normalizer, max_record_bytes)
 
     def expand(self, pbegin):

@@ -12,7 +12,7 @@ from beam_prep.core.records import Example
 from beam_prep.io.results import KeyedRow, Position
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
-from beam_prep.pipeline.worker import FitterSpec, acquire
+from beam_prep.pipeline.worker import WorkerSpec, acquire
 
 
 def example_row(example: Example, text: str, completion_start: int) -> dict:
@@ -35,7 +35,7 @@ def example_row(example: Example, text: str, completion_start: int) -> dict:
 class _Render(CountingDoFn):
     """An example that fails to render is a reject of that example (core/failures.py)."""
 
-    def __init__(self, spec: FitterSpec, strict: bool = False):
+    def __init__(self, spec: WorkerSpec, strict: bool = False):
         self._spec, self._strict = spec, strict
 
     def setup(self):
@@ -58,7 +58,7 @@ class _Render(CountingDoFn):
 class RenderExamples(beam.PTransform):
     """examples -> outputs: rows (KeyedRow: its split and input position), rejects, stats."""
 
-    def __init__(self, spec: FitterSpec, strict: bool = False):
+    def __init__(self, spec: WorkerSpec, strict: bool = False):
         super().__init__()
         self._spec, self._strict = spec, strict
 

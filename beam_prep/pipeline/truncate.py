@@ -12,7 +12,7 @@ from beam_prep.core.structured import target_counts
 from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
-from beam_prep.pipeline.worker import FitterSpec, acquire
+from beam_prep.pipeline.worker import WorkerSpec, acquire
 
 
 class _Fit(CountingDoFn):
@@ -22,8 +22,8 @@ class _Fit(CountingDoFn):
     reject (core/failures.py), counted as an example reject (the dialogue itself was admitted), and
     the other dialogues of the batch are kept."""
 
-    def __init__(self, spec: FitterSpec, batch_dialogues: int, strict: bool = False):
-        self._spec, self._batch, self._strict = spec, batch_dialogues, strict
+    def __init__(self, spec: WorkerSpec, mode: str, batch_dialogues: int, strict: bool = False):
+        self._spec, self._mode, self._batch, self._strict = spec, mode, batch_dialogues, strict
 
     def setup(self):
         self._fitter = acquire(self._spec)
@@ -80,7 +80,7 @@ class _Fit(CountingDoFn):
             return [], []
         d = groups[0][0]
         where = {"source": d.source, "line": d.line, "dialogue_id": d.id, "strict": self._strict}
-        outputs, failure = contain(lambda: list(self._fitter.fit(groups)), **where)
+        outputs, failure = contain(lambda: list(self._fitter.fit(groups, self._mode)), **where)
         if failure is None:
             return outputs, []
         if len(groups) == 1:
@@ -94,11 +94,12 @@ class _Fit(CountingDoFn):
 
 
 class TruncateExamples(beam.PTransform):
-    """examples -> tagged outputs: fitted examples (main), rejects (too_long, template_error, ...), stats."""
+    """examples (exploded by `mode`) -> tagged outputs: fitted examples (main), rejects (too_long,
+    template_error, ...), stats."""
 
-    def __init__(self, spec: FitterSpec, batch_dialogues: int = 64, strict: bool = False):
+    def __init__(self, spec: WorkerSpec, mode: str, batch_dialogues: int = 64, strict: bool = False):
         super().__init__()
-        self._fn = _Fit(spec, batch_dialogues, strict)
+        self._fn = _Fit(spec, mode, batch_dialogues, strict)
 
     def expand(self, examples):
         return examples | "FitToBudget" >> beam.ParDo(self._fn).with_outputs(REJECTS, STATS, main="examples")

@@ -1,6 +1,6 @@
 """What a worker loads once: the tokenizer and compiled template, shared by the DoFns of a process.
 
-Only the small FitterSpec travels in the pipeline graph; `acquire` builds the Fitter on first use
+Only the small WorkerSpec travels in the pipeline graph; `acquire` builds the Fitter on first use
 in a worker process (DoFn.setup) and hands the same object to every DoFn there.
 """
 
@@ -13,32 +13,19 @@ from apache_beam.utils import shared
 
 from beam_prep.config import BUNDLED_TOKENIZER
 from beam_prep.core.fit import Fitter
-from beam_prep.core.loading import TOKENIZER_FILES, build_fitter
-from beam_prep.core.templates import TemplateSpec
+from beam_prep.core.loading import TOKENIZER_FILES, FitterSpec
 from beam_prep.core.tokenizer import TextEncoder
 from beam_prep.io.cache import localize_dir
 from beam_prep.io.fs import is_remote
 
 
 @dataclass(frozen=True)
-class FitterSpec:
-    template: TemplateSpec
+class WorkerSpec:
+    fitter: FitterSpec
     tokenizer: str  # local folder or s3:// / gs:// URL
-    max_seq_length: int
-    system_prompt: str | None
-    special_tokens_in_content: str
-    reasoning: str = "train"
 
     def build(self) -> Fitter:
-        encoder = TextEncoder(localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES))
-        return build_fitter(
-            self.template,
-            encoder,
-            self.max_seq_length,
-            self.system_prompt,
-            self.special_tokens_in_content,
-            self.reasoning,
-        )
+        return self.fitter.build(TextEncoder(localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES)))
 
 
 def worker_tokenizer_path(tokenizer: str) -> str:
@@ -65,5 +52,5 @@ class _Holder:
 _HANDLE = shared.Shared()
 
 
-def acquire(spec: FitterSpec) -> Fitter:
+def acquire(spec: WorkerSpec) -> Fitter:
     return _HANDLE.acquire(lambda: _Holder(spec.build()), tag=repr(spec)).fitter

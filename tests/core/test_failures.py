@@ -9,9 +9,8 @@ import pytest
 
 from beam_prep.core.explode import explode
 from beam_prep.core.failures import INTERNAL_ERROR, TEMPLATE_ERROR, contain, failure_detail
-from beam_prep.core.fit import Fitter
 from beam_prep.core.records import REJECT_REASONS, Example
-from beam_prep.core.templates import CompiledTemplate, TemplateError, load_template, templates_dir
+from beam_prep.core.templates import TemplateError, templates_dir
 from tests.conftest import dialogue
 
 
@@ -45,7 +44,7 @@ def test_an_unprintable_exception_still_becomes_a_reject():
 
 
 @pytest.fixture
-def raising_template(tmp_path, encoder):
+def raising_template(tmp_path):
     """llama2-chat-memory, plus a raise_exception on windows of more than 5 messages."""
     for suffix in (".jinja", ".yaml"):
         shutil.copy(templates_dir() / f"llama2-chat-memory{suffix}", tmp_path / f"picky{suffix}")
@@ -53,14 +52,15 @@ def raising_template(tmp_path, encoder):
     path.write_text(
         "{%- if messages|length > 5 %}{{ raise_exception('too many messages') }}{% endif -%}\n" + path.read_text()
     )
-    return CompiledTemplate(load_template(str(path)), encoder.bos_token, encoder.eos_token)
+    return str(path)
 
 
-def test_a_template_that_raises_on_long_windows_rejects_those_examples_only(raising_template, encoder, make_fitter):
+def test_a_template_that_raises_on_long_windows_rejects_those_examples_only(raising_template, make_fitter):
     d = dialogue("q1", "a1", "q2", "a2", "q3", "a3", "q4", "a4")  # + the default system prompt
-    picky = Fitter(raising_template, encoder, 4096)
-    got = list(picky.fit([(d, explode(d, "per_response"))]))
-    reference = list(make_fitter().fit([(d, explode(d, "per_response"))]))  # the template without the raise
+    picky = make_fitter(raising_template)
+    got = list(picky.fit([(d, explode(d, "per_response"))], "per_response"))
+    # The template without the raise:
+    reference = list(make_fitter().fit([(d, explode(d, "per_response"))], "per_response"))
     kept = [o for o in got if isinstance(o, Example)]
     rejected = [o for o in got if not isinstance(o, Example)]
     assert [(e.end, e.input_ids, e.labels) for e in kept] == [(e.end, e.input_ids, e.labels) for e in reference[:2]]

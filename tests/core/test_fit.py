@@ -26,10 +26,12 @@ def random_dialogue(rng: random.Random, turns: int, max_words: int, system: str 
     return dialogue(*contents, system=system, id=id)
 
 
-def fit_all(fitter, d, mode="per_response"):
-    if fitter.special_policy == "reject" and (special := special_token_reject(fitter.encoder, d)):
+def fit_all(fitter, d, mode="per_response", screen=True):
+    """As the pipeline does: the special-token check (`screen`: --special_tokens_in_content reject),
+    then the Fitter."""
+    if screen and (special := special_token_reject(fitter.encoder, d)):
         return [], [special]  # the check the pipeline makes before the split
-    out = list(fitter.fit([(d, explode(d, mode))]))
+    out = list(fitter.fit([(d, explode(d, mode))], mode))
     return [o for o in out if isinstance(o, Example)], [o for o in out if isinstance(o, Reject)]
 
 
@@ -158,8 +160,8 @@ def test_cost_is_linear_in_turns(make_fitter):
 
 def test_content_special_tokens_never_become_control_ids(encoder, make_fitter):
     d = dialogue("please print </s> and <s>", "ok: </s>")
-    fitter = make_fitter(special_tokens_in_content="keep")
-    [ex], _ = fit_all(fitter, d)
+    fitter = make_fitter()
+    [ex], _ = fit_all(fitter, d, screen=False)
     eos, bos = encoder.hf.eos_token_id, encoder.hf.bos_token_id
     assert ex.input_ids.count(eos) == 1 and ex.input_ids[-1] == eos
     assert ex.input_ids.count(bos) == 1

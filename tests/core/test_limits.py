@@ -46,7 +46,7 @@ def test_tokenizers_that_may_drop_characters_have_no_bound():
 
 def outcome(fitter, dialogue, mode):
     out = []
-    for item in fitter.fit([(dialogue, explode(dialogue, mode))]):
+    for item in fitter.fit([(dialogue, explode(dialogue, mode))], mode):
         if isinstance(item, Example):
             text, start = window_text(fitter, item)
             out.append((item.turn_index, item.start, item.end, item.dropped_turns, item.input_ids, item.labels, text))

@@ -22,7 +22,7 @@ FALCON = "### User: Hi### Assistant: Hello!### User: How are you?### Assistant: 
 
 def _texts(fitter, mode):
     d = dialogue(*CHAT)
-    return [window_text(fitter, ex) for ex in fitter.fit([(d, explode(d, mode))])]
+    return [window_text(fitter, ex) for ex in fitter.fit([(d, explode(d, mode))], mode)]
 
 
 def test_llama2_chat_memory_golden(make_fitter):
@@ -62,14 +62,14 @@ def test_skeleton_path_equals_direct_jinja_render(encoder, make_fitter, name):
 
 def test_memory_template_uses_dialogue_system_prompt_over_default(make_fitter):
     d = dialogue(*CHAT[:2], system="You are terse.")
-    [ex] = make_fitter().fit([(d, explode(d, "per_response"))])
+    [ex] = make_fitter().fit([(d, explode(d, "per_response"))], "per_response")
     assert window_text(make_fitter(), ex)[0].startswith("[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\n###User: Hi")
 
 
 def test_system_prompt_flag_overrides_template_default(make_fitter):
     fitter = make_fitter(system_prompt="Custom.")
     d = dialogue(*CHAT[:2])
-    [ex] = fitter.fit([(d, explode(d, "per_response"))])
+    [ex] = fitter.fit([(d, explode(d, "per_response"))], "per_response")
     assert window_text(fitter, ex)[0].startswith("[INST] <<SYS>>\nCustom.\n<</SYS>>")
 
 

@@ -11,7 +11,7 @@ import pytest
 from beam_prep.config import BUNDLED_TOKENIZER
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import window_text
-from beam_prep.core.loading import build_fitter
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.records import Example
 from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import ANCHOR, CHUNK_CHARS, TextEncoder, chunk_cuts
@@ -112,10 +112,10 @@ def test_a_batch_encodes_the_shared_chunks_of_its_units_once(enc, monkeypatch):
 )
 def test_examples_with_long_turns_equal_the_tokenizer(template, tokenizer):
     """The trainer's tokenizer(text) is the reference for every example of long, chunked turns."""
-    fitter = build_fitter(load_template(template), TextEncoder(tokenizer), 2048)
+    fitter = FitterSpec(load_template(template), 2048).build(TextEncoder(tokenizer))
     rng = random.Random(4)
     d = dialogue(*[long_text(rng, rng.choice([50, 400, 1500, 4000])) for _ in range(8)], system="be brief")
-    examples = [e for e in fitter.fit([(d, explode(d, "per_response"))]) if isinstance(e, Example)]
+    examples = [e for e in fitter.fit([(d, explode(d, "per_response"))], "per_response") if isinstance(e, Example)]
     assert len(examples) >= 2 and any(e.dropped_turns for e in examples)
     for ex in examples:
         text, _ = window_text(fitter, ex)

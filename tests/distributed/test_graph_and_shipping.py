@@ -17,8 +17,9 @@ from apache_beam.runners.portability.stager import Stager
 
 import beam_prep.job
 from beam_prep.config import BUNDLED_TOKENIZER
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.templates import load_template
-from beam_prep.pipeline.worker import FitterSpec, acquire, worker_tokenizer_path
+from beam_prep.pipeline.worker import WorkerSpec, acquire, worker_tokenizer_path
 from tests.distributed.conftest import config_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +68,7 @@ def test_the_whole_graph_is_small_next_to_the_tokenizer(graph):
 
 
 def test_fitter_spec_pickles_small_and_builds_once_per_process():
-    spec = FitterSpec(load_template("llama2-chat-memory"), BUNDLED_TOKENIZER, 512, None, "reject")
+    spec = WorkerSpec(FitterSpec(load_template("llama2-chat-memory"), 512), BUNDLED_TOKENIZER)
     data = pickler.dumps(spec)
     assert len(data) < MAX_DOFN_BYTES
     same = pickler.loads(data)
@@ -80,9 +81,9 @@ def test_a_submitters_bundled_tokenizer_path_means_the_workers_own_copy():
     assert worker_tokenizer_path(BUNDLED_TOKENIZER) == BUNDLED_TOKENIZER
     for other in ("/data/tokenizers/mistral-7b-v0.1", "gs://bucket/beam_prep/resources/tokenizer/mistral-7b-v0.1"):
         assert worker_tokenizer_path(other) == other
-    spec = FitterSpec(load_template("llama2-chat-memory"), submitted, 512, None, "reject")
-    assert spec.build().encoder.encode_text("hello") == FitterSpec(
-        load_template("llama2-chat-memory"), BUNDLED_TOKENIZER, 512, None, "reject"
+    spec = WorkerSpec(FitterSpec(load_template("llama2-chat-memory"), 512), submitted)
+    assert spec.build().encoder.encode_text("hello") == WorkerSpec(
+        FitterSpec(load_template("llama2-chat-memory"), 512), BUNDLED_TOKENIZER
     ).build().encoder.encode_text("hello")
 
 

@@ -21,6 +21,7 @@ from apache_beam.testing.util import assert_that, equal_to, is_not_empty
 from beam_prep.config import BUNDLED_TOKENIZER, RunConfig
 from beam_prep.core.conversation import parse_conversation_key
 from beam_prep.core.explode import explode
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.normalize import DEFAULT_POLICY
 from beam_prep.core.records import Dialogue, Example, Part, Reject, Turn
 from beam_prep.core.stats import Outcome, Stat
@@ -38,7 +39,7 @@ from beam_prep.pipeline.rejoin import RejoinConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
-from beam_prep.pipeline.worker import FitterSpec
+from beam_prep.pipeline.worker import WorkerSpec
 from beam_prep.pipeline.write import WriteRejects, WriteShards
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -49,8 +50,8 @@ def pipeline() -> BeamTestPipeline:
     return BeamTestPipeline(runner="FnApiRunner")
 
 
-def spec(max_seq_length: int = 4096, template: str = "llama2-chat-memory") -> FitterSpec:
-    return FitterSpec(load_template(template), BUNDLED_TOKENIZER, max_seq_length, None, "reject")
+def spec(max_seq_length: int = 4096, template: str = "llama2-chat-memory") -> WorkerSpec:
+    return WorkerSpec(FitterSpec(load_template(template), max_seq_length), BUNDLED_TOKENIZER)
 
 
 def talk(id: str, *contents: str, line: int = 1) -> Dialogue:
@@ -179,7 +180,7 @@ def test_truncate_examples_fits_the_budget_and_rejects_what_cannot_fit():
     budget = 64
     encoder = TextEncoder(BUNDLED_TOKENIZER)
     with pipeline() as p:
-        out = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec(budget), batch_dialogues=1)
+        out = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec(budget), "per_response", batch_dialogues=1)
         kept = out.examples | "Kept" >> beam.Map(lambda e: (e.id, len(e.input_ids) <= budget, e.dropped_turns))
         assert_that(kept, equal_to([("d1/1", True, 0), ("d1/3", True, 0)]), label="kept")
         assert_that(
@@ -218,7 +219,7 @@ def test_render_examples_rows_match_the_tokenizer():
             assert row["num_tokens"] == len(row["input_ids"]) == len(row["labels"])
 
     with pipeline() as p:
-        fitted = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec())
+        fitted = p | beam.Create(_examples(dialogues)) | TruncateExamples(spec(), "per_response")
         rendered = fitted.examples | RenderExamples(spec())
         assert_that(rendered.rows, check, label="rows")
         assert_that(rendered[REJECTS], equal_to([]), label="rejects")

@@ -82,7 +82,7 @@ def test_per_response_fits_and_accounts_for_every_turn(make_fitter, encoder, cha
         check_example(fitter, encoder, ex)
         assert ex.dropped_turns == ex.start - first and ex.context_turns == ex.end - ex.start
         if ex.dropped_turns:  # one more pair of memory would not have fitted
-            assert fitter.count(dialogue, ex.start - 2, ex.end, {}) > budget
+            assert fitter.count(dialogue, ex.start - 2, ex.end) > budget
 
 
 @SETTINGS
@@ -108,7 +108,11 @@ def test_normalised_records_with_special_text(make_fitter, encoder, value, budge
         return
     fitter = fitter_for(make_fitter, "llama2-chat-memory", budget)
     special_reject = special_token_reject(fitter.encoder, dialogue)
-    out = [special_reject] if special_reject else list(fitter.fit([(dialogue, explode(dialogue, "per_response"))]))
+    out = (
+        [special_reject]
+        if special_reject
+        else list(fitter.fit([(dialogue, explode(dialogue, "per_response"))], "per_response"))
+    )
     special = any(isinstance(o, Reject) and o.reason == "special_tokens_in_content" for o in out)
     event(f"special tokens: {special}")
     if special:

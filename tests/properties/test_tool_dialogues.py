@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, window_text
-from beam_prep.core.loading import build_fitter
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.messages import hf_message
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import RawRecord
@@ -31,7 +31,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 
 @functools.cache
 def fitter(tok: str, budget: int):
-    return build_fitter(load_template("tokenizer"), encoder(tok), budget)
+    return FitterSpec(load_template("tokenizer"), budget).build(encoder(tok))
 
 
 def trained_spans(f, ex):

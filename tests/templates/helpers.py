@@ -12,7 +12,7 @@ from pathlib import Path
 from beam_prep.config import BUNDLED_TOKENIZER
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, window_text
-from beam_prep.core.loading import build_fitter
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.records import SYSTEM, Dialogue, Example, Reject, Turn
 from beam_prep.core.screen import special_token_reject
 from beam_prep.core.templates import load_template
@@ -50,7 +50,7 @@ def encoder(name: str = "mistral") -> TextEncoder:
 
 def fitter(template: str, tokenizer: str | None = None, max_seq_length: int = 4096, **kwargs):
     enc = encoder(tokenizer or TEMPLATE_TOKENIZER.get(template, "mistral"))
-    return build_fitter(load_template(template), enc, max_seq_length, **kwargs)
+    return FitterSpec(load_template(template), max_seq_length, **kwargs).build(enc)
 
 
 def dialogue(*contents: str, system: str | None = None, id: str = "d") -> Dialogue:
@@ -60,11 +60,12 @@ def dialogue(*contents: str, system: str | None = None, id: str = "d") -> Dialog
     return Dialogue(id, tuple(turns), "test.jsonl", 1)
 
 
-def fit(fitter_, d: Dialogue, mode: str = "per_response") -> tuple[list[Example], list[Reject]]:
-    """As the pipeline does: the special-token check (before the split), then the Fitter."""
-    if fitter_.special_policy == "reject" and (special := special_token_reject(fitter_.encoder, d)):
+def fit(fitter_, d: Dialogue, mode: str = "per_response", screen: bool = True) -> tuple[list[Example], list[Reject]]:
+    """As the pipeline does: the special-token check before the split (`screen`:
+    --special_tokens_in_content reject), then the Fitter."""
+    if screen and (special := special_token_reject(fitter_.encoder, d)):
         return [], [special]
-    out = list(fitter_.fit([(d, explode(d, mode))]))
+    out = list(fitter_.fit([(d, explode(d, mode))], mode))
     return [o for o in out if isinstance(o, Example)], [o for o in out if isinstance(o, Reject)]
 
 

@@ -92,8 +92,8 @@ def test_colour_on_a_terminal(tmp_path):
 
 
 def test_special_strings_in_kept_content_are_not_shown_as_control_tokens():
-    f = fitter("llama2-chat-memory", special_tokens_in_content="keep")
-    [ex], _ = fit(f, dialogue("what is </s>?", "an end marker"))
+    f = fitter("llama2-chat-memory")
+    [ex], _ = fit(f, dialogue("what is </s>?", "an end marker"), screen=False)
     pieces = token_pieces(f, ex)
     assert [p for p, _, special in pieces if special] == ["<s>", "</s>"]  # BOS and the template's EOS
     assert "".join(p for p, _, _ in pieces[1:]) == "[INST] <<SYS>>\n" + f.system_prompt + (

@@ -31,7 +31,7 @@ def test_reject_policy_rejects_the_dialogue_only(template, token, content):
     out = []
     for d in (bad, good):  # as the pipeline does: the check before the split, then the Fitter
         special = special_token_reject(f.encoder, d)
-        out += [special] if special else list(f.fit([(d, _explode(d))]))
+        out += [special] if special else list(f.fit([(d, _explode(d))], "per_response"))
     rejects = [o for o in out if isinstance(o, Reject)]
     assert [(r.reason, r.dialogue_id) for r in rejects] == [("special_tokens_in_content", "bad")]
     assert repr(token) in rejects[0].detail  # names what was found
@@ -47,9 +47,9 @@ def test_special_tokens_in_assistant_and_system_turns_are_found_too():
 
 @pytest.mark.parametrize(("template", "token", "content"), CASES)
 def test_keep_policy_encodes_them_as_plain_text(template, token, content):
-    f = fitter(template, special_tokens_in_content="keep")
+    f = fitter(template)
     d = dialogue(content, f"answer with {token} inside")
-    examples, rejects = fit(f, d)
+    examples, rejects = fit(f, d, screen=False)
     assert not rejects and len(examples) == 1
     ex = examples[0]
     text, _ = window_text(f, ex)
@@ -64,10 +64,10 @@ def test_keep_policy_encodes_them_as_plain_text(template, token, content):
 def test_keep_policy_ids_equal_the_tokenizer_with_special_parsing_off():
     """falcon writes no control tokens, so the whole text is content-like: AutoTokenizer with
     split_special_tokens=True is the exact reference."""
-    f = fitter("falcon", special_tokens_in_content="keep")
+    f = fitter("falcon")
     d = dialogue("what is </s> or <s> or <unk>?", "they are </s> markers")
     for mode in ("per_response", "whole_dialog"):
-        for ex in fit(f, d, mode)[0]:
+        for ex in fit(f, d, mode, screen=False)[0]:
             text, _ = window_text(f, ex)
             assert ex.input_ids == f.encoder.hf(text, split_special_tokens=True)["input_ids"]
             assert 2 not in ex.input_ids and ex.input_ids.count(1) == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from beam_prep.core.fit import window_text
-from beam_prep.core.loading import build_fitter
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.templates import TemplateError, load_template
 from beam_prep.core.tokenizer import TextEncoder
 from tests.templates.helpers import (
@@ -63,7 +63,7 @@ def tokenizer_fitters(request, tmp_path_factory):
     source = (CHAT_TEMPLATES / name).read_text(encoding="utf-8")
     enc = tokenizer_with(tmp_path_factory.mktemp(name), CHAT_TEMPLATE_TOKENIZER[name], source)
     spec = load_template("tokenizer")
-    return [build_fitter(spec, enc, n, system_prompt="Sys  prompt.") for n in (4096, 96)]
+    return [FitterSpec(spec, n, system_prompt="Sys  prompt.").build(enc) for n in (4096, 96)]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -107,7 +107,7 @@ def test_the_bundled_tokenizer_template_has_no_source():
 def test_chat_template_jinja_beside_the_tokenizer(tmp_path):
     source = (CHAT_TEMPLATES / "zephyr-7b-beta.jinja").read_text(encoding="utf-8")
     enc = tokenizer_with(tmp_path, "mistral", source, as_file=True)
-    f = build_fitter(load_template("tokenizer"), enc, 4096)
+    f = FitterSpec(load_template("tokenizer"), 4096).build(enc)
     examples, _ = fit(f, dialogue("Hi", "Hello!", system="Be brief."))
     assert check_example(f, examples[0]) == "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>"
 
@@ -115,7 +115,7 @@ def test_chat_template_jinja_beside_the_tokenizer(tmp_path):
 def test_a_tokenizer_without_chat_template_is_an_error(tmp_path):
     enc = tokenizer_with(tmp_path, "mistral", None)
     with pytest.raises(TemplateError, match="no chat_template"):
-        build_fitter(load_template("tokenizer"), enc, 4096)
+        FitterSpec(load_template("tokenizer"), 4096).build(enc)
 
 
 VICUNA = (
@@ -138,12 +138,12 @@ def test_a_users_template_from_a_path(tmp_path, mode, with_yaml):
     spec = load_template(str(path))
     assert spec.name == "vicuna" and spec.path == str(path)
     for max_seq_length in (4096, 72):
-        f = build_fitter(spec, encoder("mistral"), max_seq_length)
+        f = FitterSpec(spec, max_seq_length).build(encoder("mistral"))
         for d in DIALOGUES + LONG:
             examples, _ = fit(f, d, mode)
             for ex in examples:
                 check_example(f, ex)
-    examples, _ = fit(build_fitter(spec, encoder("mistral"), 4096), dialogue("Hi", "Hello!"), mode)
+    examples, _ = fit(FitterSpec(spec, 4096).build(encoder("mistral")), dialogue("Hi", "Hello!"), mode)
     text = check_example(f, examples[0])
     trained = f.encoder.hf.convert_ids_to_tokens(
         [t for t, lab in zip(examples[0].input_ids, examples[0].labels) if lab != -100]
@@ -165,7 +165,7 @@ def test_end_of_turn_is_the_chat_templates_own_not_the_eos(tmp_path):
     (tmp_path / "old-config" / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     enc = TextEncoder(tmp_path / "old-config")
     assert enc.eos_token == "<|end_of_text|>"
-    f = build_fitter(load_template("tokenizer"), enc, 4096)
+    f = FitterSpec(load_template("tokenizer"), 4096).build(enc)
     assert f.template.end_of_turn == "<|eot_id|>"
     examples, _ = fit(f, dialogue("Hi", "Hello!", "More?", "Sure."))
     for ex in examples:
@@ -188,7 +188,7 @@ def test_end_of_turn_is_the_chat_templates_own_not_the_eos(tmp_path):
 def test_end_of_turn_auto_per_public_chat_template(tmp_path, name, expected):
     source = (CHAT_TEMPLATES / name).read_text(encoding="utf-8")
     enc = tokenizer_with(tmp_path, CHAT_TEMPLATE_TOKENIZER[name], source)
-    assert build_fitter(load_template("tokenizer"), enc, 4096).template.end_of_turn == expected
+    assert FitterSpec(load_template("tokenizer"), 4096).build(enc).template.end_of_turn == expected
 
 
 def test_the_first_llama3_template_s_generation_header_ends_no_completion(tmp_path):
@@ -196,7 +196,7 @@ def test_the_first_llama3_template_s_generation_header_ends_no_completion(tmp_pa
     conversation: left in, every completion would end with it, untrained, and a prompt/completion
     client would teach the model to open a new turn after its answer."""
     source = (CHAT_TEMPLATES / "llama-3-instruct-original.jinja").read_text(encoding="utf-8")
-    f = build_fitter(load_template("tokenizer"), tokenizer_with(tmp_path, "llama3", source), 4096)
+    f = FitterSpec(load_template("tokenizer"), 4096).build(tokenizer_with(tmp_path, "llama3", source))
     examples, _ = fit(f, dialogue("Hi", "Hello!", "Again?", "Yes.", system="Be brief."))
     reference = f.encoder.hf.apply_chat_template(window_messages(f, examples[1]), tokenize=False)
     assert reference.endswith("Yes.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")

@@ -16,7 +16,7 @@ import pytest
 
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, window_text
-from beam_prep.core.loading import build_fitter
+from beam_prep.core.loading import FitterSpec
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import Example, RawRecord, Reject
 from beam_prep.core.screen import special_token_reject
@@ -175,12 +175,12 @@ def labels_from(hf, text, spans):
 
 
 def run(fitter, d, mode):
-    out = list(fitter.fit([(d, explode(d, mode))]))
+    out = list(fitter.fit([(d, explode(d, mode))], mode))
     return [o for o in out if isinstance(o, Example)], [o for o in out if isinstance(o, Reject)]
 
 
 def fitter(template, tok, budget=4096, **kw):
-    return build_fitter(load_template(template), encoder(tok), budget, **kw)
+    return FitterSpec(load_template(template), budget, **kw).build(encoder(tok))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -313,8 +313,8 @@ def test_reasoning_drop_leaves_it_out_of_targets():
 
 @pytest.mark.parametrize("template", ["chatml", "llama2-chat-memory", "llama3"])
 def test_built_in_templates_without_a_tool_format_reject_tool_dialogues(template):
-    f = build_fitter(
-        load_template(template), encoder({"chatml": "chatml", "llama3": "llama3"}.get(template, "mistral")), 4096
+    f = FitterSpec(load_template(template), 4096).build(
+        encoder({"chatml": "chatml", "llama3": "llama3"}.get(template, "mistral"))
     )
     for mode in MODES:
         examples, rejects = run(f, dialogue_of("t", RECORDS["one_call"]), mode)
@@ -400,7 +400,7 @@ def test_hermes_3_tool_use_template(tmp_path, budget):
         },
     ]
     enc = tokenizer_with(tmp_path / "hermes", "chatml", named)
-    f = build_fitter(load_template("tokenizer"), enc, budget)
+    f = FitterSpec(load_template("tokenizer"), budget).build(enc)
     truncated = False
     for name in ("one_call", "long", "plain_then_tools_weight0"):
         raw = RECORDS[name]
