@@ -14,12 +14,13 @@ from dataclasses import replace
 import apache_beam as beam
 
 from beam_prep.config import RunConfig
+from beam_prep.core.conversation import NONE
 from beam_prep.pipeline.admit import AdmitDialogues
 from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import Finalize
 from beam_prep.pipeline.pack import PackRows
 from beam_prep.pipeline.read import REJECTS, ReadDialogues
-from beam_prep.pipeline.rejoin import RejoinConversations
+from beam_prep.pipeline.rejoin import RejoinConversations, SplitConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
@@ -41,6 +42,11 @@ def build_pipeline(
     strict = config.internal_errors == "fail"
     policy = replace(config.policy(), max_turn_chars=max_turn_chars)
 
+    key = config.conversation_key_spec()
+    chunk, cap = max(1, int(config.input_chunk_mb * (1 << 20))), int(config.max_record_mb * (1 << 20))
+    # Conversations of more than one record: only their parts travel (pipeline/rejoin.py).
+    multi = None if key.mode == NONE else p | "SplitConversations" >> SplitConversations(files, root, chunk, cap, key)
+
     def read(label: str):
         dialogues = p | f"{label}Dialogues" >> ReadDialogues(
             files,
@@ -49,11 +55,12 @@ def build_pipeline(
             config.seed,
             config.val_fraction,
             policy,
-            max(1, int(config.input_chunk_mb * (1 << 20))),
-            int(config.max_record_mb * (1 << 20)),
+            chunk,
+            cap,
             strict,
-            config.conversation_key_spec(),
+            key,
             spec,
+            multi,
         )
         joined = dialogues.parts | f"{label}Rejoin" >> RejoinConversations(policy, config.seed, config.val_fraction)
         return dialogues, joined
