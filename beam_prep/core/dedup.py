@@ -1,11 +1,15 @@
 """Duplicate examples and the kept copy, decided from small keys only.
 
-An example's key is a BLAKE2b digest of the canonical serialisation of every field of every Turn
-from the start of its dialogue (the system turn included) up to and including its target, so two
-examples with the same memory and target have the same key: exact duplicate dialogues, prefix
-copies (the same chat saved at two lengths) and the shared openings of forked chats alike. The
-digest runs over the turns once per dialogue (a copy of the running hash at each target), and any
-field a Turn gains is part of the key without change here.
+An example's key is a BLAKE2b digest of the digests of the canonical serialisation of every field
+of every Turn from the start of its dialogue (the system turn included) up to and including its
+target, so two examples with the same memory and target have the same key: exact duplicate
+dialogues, prefix copies (the same chat saved at two lengths) and the shared openings of forked
+chats alike. The digest runs over the turns once per dialogue (a copy of the running hash at each
+target), and any field a Turn gains is part of the key without change here.
+
+Because a key needs only each turn's digest, the planning pass shuffles `light` parts of split
+conversations: a part's inner turns travel as a LightTurn (role, weight and digest, no text); only
+its first and last turn, which rejoining may join with a neighbour's (core/rejoin.py), keep theirs.
 
 Of the examples with one key, the kept copy is the smallest `owner`: train before validation (so
 a validation example never repeats a trained one), then conversation, dialogue id, file, line and
@@ -16,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from beam_prep.core.explode import explode
 from beam_prep.core.normalize import content_id
-from beam_prep.core.records import TRAIN, VALIDATION, Dialogue, Turn
+from beam_prep.core.records import TRAIN, VALIDATION, Dialogue, Part, Turn
 
 DIGEST = 16
 
@@ -48,10 +52,25 @@ class ExampleKey:
         return VALIDATION if self.owner[0] else TRAIN
 
 
+@dataclass(frozen=True, slots=True)
+class LightTurn(Turn):
+    """An inner turn of a light part: what rejoining and exploding read (role, weight), and the
+    digest of the whole turn; its text stays with the record."""
+
+    digest: bytes = b""
+
+
 def place(dialogue: Dialogue) -> tuple[str, int, str, str]:
     """Where a dialogue is: (source, line, id, content id). Values sharing a line of a .json file
     share source and line, and may share an id; only equal values share all four (and it does not
-    matter which of them is kept)."""
+    matter which of them is kept). A dialogue rejoined from parts, which the planning pass sees
+    with light turns, has a digest of its turn digests instead; one of several records needs none:
+    its id (conversation and part numbers, each kept once) and first record tell it apart."""
+    if dialogue.parts:
+        return dialogue.source, dialogue.line, dialogue.id, ""
+    if dialogue.conversation:
+        digests = b"".join(turn_digest(t) for t in dialogue.turns)
+        return dialogue.source, dialogue.line, dialogue.id, hashlib.blake2b(digests, digest_size=10).hexdigest()
     return dialogue.source, dialogue.line, dialogue.id, content_id(dialogue.turns)
 
 
@@ -59,6 +78,21 @@ def canonical(turn: Turn) -> bytes:
     """Every field of a Turn, by name, as JSON (values that JSON cannot hold by their repr)."""
     data = {f.name: getattr(turn, f.name) for f in fields(turn)}
     return json.dumps(data, sort_keys=True, ensure_ascii=False, default=repr).encode("utf-8")
+
+
+def turn_digest(turn: Turn) -> bytes:
+    """The digest of canonical(turn); a LightTurn carries the one of the turn it stands for."""
+    if isinstance(turn, LightTurn):
+        return turn.digest
+    return hashlib.blake2b(canonical(turn), digest_size=DIGEST).digest()
+
+
+def light(part: Part) -> Part:
+    """The part as the planning pass needs it: its inner turns as LightTurns, no tools."""
+    turns = part.dialogue.turns
+    inner = tuple(LightTurn(t.role, "", weight=t.weight, digest=turn_digest(t)) for t in turns[1:-1])
+    turns = turns if len(turns) < 3 else (turns[0], *inner, turns[-1])
+    return replace(part, dialogue=replace(part.dialogue, turns=turns, tools=""))
 
 
 def example_keys(dialogue: Dialogue, mode: str) -> list[ExampleKey]:
@@ -69,10 +103,9 @@ def example_keys(dialogue: Dialogue, mode: str) -> list[ExampleKey]:
     rank = 0 if dialogue.split == TRAIN else 1
     where = place(dialogue)
     for i, turn in enumerate(dialogue.turns):
-        data = canonical(turn)
-        running.update(len(data).to_bytes(8, "big") + data)
+        target = turn_digest(turn)
+        running.update(target)
         if i in ends:
-            target = hashlib.blake2b(data, digest_size=DIGEST).digest()
             owner = (rank, dialogue.unit, dialogue.id, dialogue.source, dialogue.line, ends[i])
             out.append(ExampleKey(running.copy().digest(), target, owner, where))
     return out

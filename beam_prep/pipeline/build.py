@@ -1,10 +1,13 @@
 """The pipeline graph. `build_pipeline` only wires transforms; it is tested on its own.
 
-Two passes over the input: a planning pass (read, normalise, rejoin) whose small keys decide the
-duplicate ids, the duplicate examples and the validation targets trained verbatim; and the writing
-pass, which reads the input again and gets those decisions as side inputs. Reading twice costs a
-second parse of the input, but no dialogue is held anywhere waiting for the decisions: the writing
-pass streams from the files to the shards as before (docs/architecture.md).
+Three passes over the input: a light one that finds the conversations of several records (only
+their parts are shuffled, pipeline/rejoin.py); a planning pass (read, normalise, rejoin) whose
+small keys decide the duplicate ids, the duplicate examples and the validation targets trained
+verbatim, and which shuffles the parts without the text of their inner turns; and the writing
+pass, which reads the input again and gets those decisions as side inputs. Reading again costs
+parses of the input, but no dialogue is held anywhere waiting for the decisions: the writing pass
+streams from the files to the shards as before (docs/architecture.md). With --conversation_key
+none there are no parts and no light pass.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from dataclasses import replace
 import apache_beam as beam
 
 from beam_prep.config import RunConfig
+from beam_prep.core.conversation import NONE
+from beam_prep.core.dedup import light
 from beam_prep.pipeline.admit import AdmitDialogues
 from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import Finalize
 from beam_prep.pipeline.pack import PackRows
 from beam_prep.pipeline.read import REJECTS, ReadDialogues
-from beam_prep.pipeline.rejoin import RejoinConversations
+from beam_prep.pipeline.rejoin import RejoinConversations, SplitConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
@@ -41,7 +46,12 @@ def build_pipeline(
     strict = config.internal_errors == "fail"
     policy = replace(config.policy(), max_turn_chars=max_turn_chars)
 
-    def read(label: str):
+    key = config.conversation_key_spec()
+    chunk, cap = max(1, int(config.input_chunk_mb * (1 << 20))), int(config.max_record_mb * (1 << 20))
+    # Conversations of more than one record: only their parts travel (pipeline/rejoin.py).
+    multi = None if key.mode == NONE else p | "SplitConversations" >> SplitConversations(files, root, chunk, cap, key)
+
+    def read(label: str, lighten: bool = False):
         dialogues = p | f"{label}Dialogues" >> ReadDialogues(
             files,
             root,
@@ -49,17 +59,21 @@ def build_pipeline(
             config.seed,
             config.val_fraction,
             policy,
-            max(1, int(config.input_chunk_mb * (1 << 20))),
-            int(config.max_record_mb * (1 << 20)),
+            chunk,
+            cap,
             strict,
-            config.conversation_key_spec(),
+            key,
             spec,
+            multi,
             screen_special_tokens=config.special_tokens_in_content == "reject",
         )
-        joined = dialogues.parts | f"{label}Rejoin" >> RejoinConversations(policy, config.seed, config.val_fraction)
+        parts = dialogues.parts
+        if lighten:  # the plan needs only the digests of inner turns (core/dedup.py light)
+            parts = parts | f"{label}LightParts" >> beam.Map(lambda cp: (cp[0], light(cp[1])))
+        joined = parts | f"{label}Rejoin" >> RejoinConversations(policy, config.seed, config.val_fraction)
         return dialogues, joined
 
-    planned, planned_joined = read("Plan")
+    planned, planned_joined = read("Plan", lighten=True)
     plan = (planned.dialogues, planned_joined.dialogues) | "PlanDuplicates" >> PlanDuplicates(config.mode)
 
     singles, joined = read("Read")

@@ -8,8 +8,9 @@ only what is dropped. Dialogues and examples never travel.
 
 Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
 - duplicate_ids: place(dialogue) (source, line, id, content id; core/dedup.py) of a single-record
-  dialogue whose id an earlier record (by file, then line) already has -> "source:line" of that
-  record. Ids compare as text: 7 and "7" are one.
+  dialogue that is not a part (the dialogues read also hold conversations of one record) whose
+  id an earlier record (by file, then line) already has -> "source:line" of that record. Ids
+  compare as text: 7 and "7" are one.
 - duplicates: place(dialogue) + (turn_index,) of an example dropped as a copy -> id of the kept copy.
 - train_targets: place(dialogue) + (turn_index,) of a validation example whose target is also a
   training target (with other memory) -> True.
@@ -43,7 +44,7 @@ def _train_targets(target_copies):
 
 
 class PlanDuplicates(beam.PTransform):
-    """(single-record dialogues, rejoined dialogues) -> outputs duplicate_ids, duplicates, train_targets."""
+    """(dialogues read, dialogues rejoined after a shuffle) -> outputs duplicate_ids, duplicates, train_targets."""
 
     def __init__(self, mode: str):
         super().__init__()
@@ -53,7 +54,7 @@ class PlanDuplicates(beam.PTransform):
         singles, joined = singles_and_joined
         duplicate_ids = (
             singles
-            | "IdOf" >> beam.Map(lambda d: (d.id, place(d)))
+            | "IdOf" >> beam.FlatMap(lambda d: [] if d.conversation else [(d.id, place(d))])  # records of their own
             | "GroupIds" >> beam.GroupByKey()
             | "LaterRecords" >> beam.FlatMap(_later_records)
         )

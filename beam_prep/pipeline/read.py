@@ -4,7 +4,9 @@ conversations (to be rejoined, pipeline/rejoin.py), plus rejects.
 Files are cut into parts (a big JSONL file every --input_chunk_mb, a Parquet file by row groups) and
 only the small (file, part) descriptors are shuffled, so one big file is read by many workers and no
 single-record dialogue passes through a shuffle: everything after the read is fused with it on the
-same worker. Only the parts of split conversations (--conversation_key) must travel to meet.
+same worker. Only the parts of split conversations (--conversation_key) must travel to meet, and
+only those of conversations with more than one record (`multi`, from pipeline/rejoin.py
+SplitConversations): a conversation's only record is rejoined where it is read, as a dialogue.
 
 Records are normalised by the DoFn that reads them: a decoded JSON value (RawRecord) is never an
 element of a PCollection, so fields beam_prep does not read are never pickled, copied or sampled by
@@ -23,6 +25,7 @@ from beam_prep.core.failures import contain
 from beam_prep.core.normalize import DEFAULT_POLICY, Policy, normalize
 from beam_prep.core.readers import WHOLE, file_kind, iter_records, plan_parts, unreadable
 from beam_prep.core.records import Part, RawRecord
+from beam_prep.core.rejoin import rejoin
 from beam_prep.core.screen import special_token_reject, template_reject
 from beam_prep.core.split import assign_split
 from beam_prep.core.stats import FILE_PART, Outcome, Stat
@@ -68,9 +71,9 @@ class _ReadPart(CountingDoFn):
     def setup(self):
         self._normalize.setup()
 
-    def process(self, url_part):
+    def process(self, url_part, multi=None):
         for record in self._records(*url_part):
-            yield from self._normalize.process(record, self.count)
+            yield from self._normalize.process(record, self.count, multi)
 
     def _records(self, url: str, part):
         source = relative_source(url, self._root)
@@ -97,7 +100,7 @@ class _Normalize:
         self._fitter = acquire(self._spec) if self._spec is not None else None
         self._encoder = self._fitter.encoder if self._fitter is not None and self._screen else None
 
-    def process(self, record: RawRecord, count):
+    def process(self, record: RawRecord, count, multi=None):
         if record.error != FILE_PART:
             count(Stat(Outcome.RECORD_READ, record.source))
         where = {"source": record.source, "line": record.line, "strict": self._strict}
@@ -111,7 +114,11 @@ class _Normalize:
             count(Stat(Outcome.REPAIRED, reason=repair))
         if part is not None:
             count(Stat(Outcome.PART, dialogue.source))
-            yield beam.pvalue.TaggedOutput(PARTS, (part[0], Part(part[0], part[1], dialogue)))
+            conversation, one = part[0], Part(part[0], part[1], dialogue)
+            if multi is not None and conversation not in multi:  # its conversation's only record
+                yield from rejoined(conversation, [one], self._policy, self._seed, self._val, count)
+                return
+            yield beam.pvalue.TaggedOutput(PARTS, (conversation, one))
             return
         yield replace(dialogue, split=assign_split(dialogue.id, self._seed, self._val))
 
@@ -126,6 +133,22 @@ class _Normalize:
         return part, dialogue, repairs, reject
 
 
+def rejoined(conversation: str, parts: list[Part], policy: Policy, seed: int, val_fraction: float, count):
+    """The parts of one conversation rejoined (core/rejoin.py) and counted: its dialogues, each
+    with the conversation's split (so no conversation is on both sides), and its rejects (tagged)."""
+    done = rejoin(conversation, parts, policy)
+    split = assign_split(conversation, seed, val_fraction)
+    for repair in done.repairs:
+        count(Stat(Outcome.REPAIRED, reason=repair))
+    count(Stat(Outcome.CONVERSATION), done.joined)
+    count(Stat(Outcome.GAP), done.gaps)
+    for reject in done.rejects:
+        count(Stat(Outcome.RECORD_REJECTED, reject.source, reason=reject.reason))
+        yield beam.pvalue.TaggedOutput(REJECTS, reject)
+    for dialogue in done.dialogues:
+        yield replace(dialogue, split=split)
+
+
 class Outputs(dict):
     """Named outputs, by key (`read[REJECTS]`) or attribute (`read.dialogues`)."""
 
@@ -136,11 +159,30 @@ class Outputs(dict):
             raise AttributeError(name) from None
 
 
+class FileParts(beam.PTransform):
+    """files -> outputs: parts ((url, Part) spread over the workers), stats (FILE_READ)."""
+
+    def __init__(self, files: list[str], root: str, chunk_bytes: int):
+        super().__init__()
+        self._files, self._root, self._chunk = files, root, chunk_bytes
+
+    def expand(self, pbegin):
+        parts = (
+            pbegin
+            | "ListFiles" >> beam.Create(self._files)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "PlanParts" >> beam.ParDo(_PlanParts(self._root, self._chunk)).with_outputs(STATS, main="parts")
+        )
+        return Outputs(parts=parts.parts | "SpreadParts" >> beam.Reshuffle(), stats=parts[STATS])
+
+
 class ReadDialogues(beam.PTransform):
     """files (already expanded) -> outputs: dialogues, parts, rejects, stats.
 
     `spec` (the worker's Fitter) is needed for the template check and the special-token check
     (`screen_special_tokens`: --special_tokens_in_content reject); without it there is neither.
+    `multi`: (conversation, True) for each conversation of more than one record; the parts of the
+    others are rejoined here and come out as dialogues. Without it, every part comes out as a part.
     """
 
     def __init__(
@@ -156,26 +198,21 @@ class ReadDialogues(beam.PTransform):
         strict: bool = False,
         conversation_key: ConversationKey = ConversationKey(),
         spec: WorkerSpec | None = None,
+        multi=None,
         screen_special_tokens: bool = True,
     ):
         super().__init__()
-        self._files, self._root, self._chunk = files, root, chunk_bytes
+        self._files, self._root, self._chunk, self._multi = files, root, chunk_bytes, multi
         normalizer = _Normalize(
             input_format, seed, val_fraction, policy, conversation_key, spec, screen_special_tokens, strict
         )
         self._read = _ReadPart(root, normalizer, max_record_bytes)
 
     def expand(self, pbegin):
-        parts = (
-            pbegin
-            | "ListFiles" >> beam.Create(self._files)
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "PlanParts" >> beam.ParDo(_PlanParts(self._root, self._chunk)).with_outputs(STATS, main="parts")
-        )
-        out = (
-            parts.parts
-            | "SpreadParts" >> beam.Reshuffle()
-            | "ReadRecords" >> beam.ParDo(self._read).with_outputs(PARTS, REJECTS, STATS, main="dialogues")
+        parts = pbegin | "FileParts" >> FileParts(self._files, self._root, self._chunk)
+        sides = [] if self._multi is None else [beam.pvalue.AsDict(self._multi)]
+        out = parts.parts | "ReadRecords" >> beam.ParDo(self._read, *sides).with_outputs(
+            PARTS, REJECTS, STATS, main="dialogues"
         )
         stats = (parts[STATS], out[STATS]) | "ReadCounts" >> beam.Flatten()
         return Outputs(dialogues=out.dialogues, parts=out[PARTS], rejects=out[REJECTS], stats=stats)

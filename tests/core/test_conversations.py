@@ -8,7 +8,7 @@ import pytest
 
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.conversation import ConversationKey, parse_conversation_key
-from beam_prep.core.dedup import canonical, example_keys, kept_and_dropped, validation_train_targets
+from beam_prep.core.dedup import LightTurn, canonical, example_keys, kept_and_dropped, light, validation_train_targets
 from beam_prep.core.normalize import MERGE_SEPARATOR, Policy, normalize
 from beam_prep.core.records import ASSISTANT, USER, VALIDATION, Dialogue, Part, RawRecord, Turn
 from beam_prep.core.rejoin import rejoin
@@ -152,3 +152,27 @@ def test_kept_copy_is_train_first_then_smallest_conversation():
     assert other_memory.target == train_b.target and other_memory.key != train_b.key
     assert validation_train_targets([train_b, other_memory]) == [other_memory]
     assert validation_train_targets([other_memory]) == []
+
+
+def test_light_parts_give_the_keys_of_the_whole_records():
+    """The planning pass rejoins parts without the text of their inner turns: the keys it gets
+    are those of the full parts, and those of the same chat saved as one record."""
+    q = [("human", f"question {i}") for i in range(6)]
+    a = [("gpt", f"answer {i}") for i in range(6)]
+    parts = [
+        part(sharegpt("QWJhYvA_0", q[0], a[0], q[1], ("gpt", "start of answer 1"), line=1)),
+        part(sharegpt("QWJhYvA_1", ("gpt", "rest of it"), q[2], a[2], q[3], a[3], line=2)),
+        part(sharegpt("QWJhYvA_3", ("gpt", "a lost tail"), q[4], a[4], q[5], a[5], line=3)),
+    ]
+    lights = [light(p) for p in parts]
+    assert all(isinstance(t, LightTurn) and not t.content for p in lights for t in p.dialogue.turns[1:-1])
+    assert [len(p.dialogue.turns) for p in lights] == [len(p.dialogue.turns) for p in parts]
+    full, lit = rejoin("QWJhYvA", parts).dialogues, rejoin("QWJhYvA", lights).dialogues
+    assert [d.id for d in lit] == [d.id for d in full] == ["QWJhYvA_0-1", "QWJhYvA_3"]
+    assert [example_keys(d, "per_response") for d in lit] == [example_keys(d, "per_response") for d in full]
+    whole, _, _ = normalize(
+        sharegpt("one", q[0], a[0], q[1], ("gpt", "start of answer 1" + MERGE_SEPARATOR + "rest of it"), q[2], a[2])
+    )
+    assert [k.key for k in example_keys(whole, "per_response")] == [
+        k.key for k in example_keys(lit[0], "per_response")
+    ][:3]
