@@ -193,7 +193,7 @@ class CompiledTemplate:
         expected = [i for i, r in enumerate(roles) if not (r == SYSTEM and i not in indices)]
         if sorted(indices) != expected or (indices and indices[-1] != len(roles) - 1):
             raise TemplateError(
-                f"template {self.spec.name!r} must output each message's content exactly once, the last message's last "
+                f"template {self.spec.name!r} must output each message's content once, the last message's last "
                 f"(got message order {indices} for roles {list(roles)})"
             )
         parts: list[str | int] = [literals[0]]
