@@ -177,9 +177,9 @@ class CompiledTemplate:
     def skeleton(self, roles: tuple[str, ...]) -> tuple[str | int, ...]:
         """Literal strings and message indices, alternating as the template renders `roles`.
 
-        Every message index appears exactly once, the last message's last (a system message may be
-        left out by a template that has no system prompt, or come later: Mistral v3 writes it in the
-        last user message).
+        Every message index appears exactly once and in order, except the system message: a template
+        with no system prompt leaves it out, and one may write it later, before the last message
+        (Mistral v3 writes it in the last user message).
         """
         parts = self._skeletons.get(roles)
         if parts is None:
@@ -191,9 +191,11 @@ class CompiledTemplate:
         pieces = _SENTINEL.split(text)
         literals, indices = pieces[0::2], [int(x) for x in pieces[1::2]]
         expected = [i for i, r in enumerate(roles) if not (r == SYSTEM and i not in indices)]
-        if sorted(indices) != expected or (indices and indices[-1] != len(roles) - 1):
+        turns = [i for i in indices if roles[i] != SYSTEM]  # in order; the system prompt may come later
+        if sorted(indices) != expected or turns != sorted(turns) or (indices and indices[-1] != len(roles) - 1):
             raise TemplateError(
-                f"template {self.spec.name!r} must output each message's content once, the last message's last "
+                f"template {self.spec.name!r} must output each message's content once and in order "
+                "(the system prompt may come later, not after the last message) "
                 f"(got message order {indices} for roles {list(roles)})"
             )
         parts: list[str | int] = [literals[0]]
