@@ -15,6 +15,7 @@ from beam_prep.core.records import ASSISTANT, THINK_END, TOOL, USER, Turn
 from beam_prep.core.templates import CompiledTemplate, TemplateError
 
 _PROBE = "beamprepprobe"
+_CALL_ID = "probecall"  # 9 letters: Mistral v3 (mistral-common) accepts only [a-zA-Z0-9]{9} call ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +28,12 @@ class Support:
 
 
 def probe(template: CompiledTemplate) -> Support:
-    call = {"id": "call0", "type": "function", "function": {"name": _PROBE + "call", "arguments": {_PROBE + "arg": 1}}}
+    call = {"id": _CALL_ID, "type": "function", "function": {"name": _PROBE + "call", "arguments": {_PROBE + "arg": 1}}}
     tool = {"type": "function", "function": {"name": _PROBE + "tool", "description": "d", "parameters": {}}}
     tool_dialogue = [
         {"role": USER, "content": "u"},
         {"role": ASSISTANT, "content": "", "tool_calls": [call]},
-        {"role": TOOL, "tool_call_id": "call0", "content": _PROBE + "result"},
+        {"role": TOOL, "tool_call_id": _CALL_ID, "content": _PROBE + "result"},
         {"role": ASSISTANT, "content": "w"},
     ]
     reasoned = {"role": ASSISTANT, "content": "w", "reasoning_content": _PROBE + "reasoning"}

@@ -155,7 +155,11 @@ class StructuredFitter:
         system = turns[0].content if dialogue.has_system else self.system_prompt
         head = [{"role": SYSTEM, "content": system}] if system is not None else []
         drop = self.reasoning == "drop"
-        return head + [hf_message(turns[i], drop and i in trained) for i in range(start, end + 1)]
+        body = [hf_message(turns[i], drop and i in trained) for i in range(start, end + 1)]
+        template = self.tool_template if dialogue.tools else self.template
+        if template.spec.tool_results == "json":
+            body = [{**m, "content": json_content(m["content"])} if m["role"] == TOOL else m for m in body]
+        return head + body
 
     def tools(self, dialogue: Dialogue) -> list | None:
         return json.loads(dialogue.tools) if dialogue.tools else None
@@ -217,7 +221,10 @@ class StructuredFitter:
     def _locate(self, messages, tools, k: int, text: str, prompt: str) -> tuple[int, int]:
         """A history turn of a position-dependent template: its assistant header's occurrence, and the
         end-of-turn marker after it."""
-        header = prompt[len(self._render(messages[:k], tools)) :]
+        before = self._render(messages[:k], tools)
+        header = prompt[len(before) :]
+        if not header:
+            return _locate_piece(before, self._render(messages[: k + 1], tools), text, self.template.spec.name, k)
         eot = self.template.end_of_turn
         ordinal = sum(m["role"] == ASSISTANT for m in messages[:k])
         at = -1
@@ -231,6 +238,30 @@ class StructuredFitter:
                 f"template {self.template.spec.name!r}: cannot locate assistant message {k} in its render"
             )
         return at + len(header), stop + len(eot)
+
+
+def _locate_piece(before: str, upto: str, text: str, name: str, k: int) -> tuple[int, int]:
+    """A history turn of a template with no assistant header, whose tools header or system prompt
+    goes before the last user message (Mistral v3): the turn's own render (what rendering it adds,
+    `upto` minus `before`), at the occurrence whose ordinal is the number of copies before it."""
+    piece = upto[len(before) :].rstrip() if upto.startswith(before) else ""
+    at, ordinal = -1, before.count(piece) if piece else 0
+    for _ in range(ordinal + 1):
+        at = text.find(piece, at + 1) if piece else -1
+        if at < 0:
+            raise TemplateError(f"template {name!r}: cannot locate assistant message {k} in its render")
+    return at, at + len(piece)
+
+
+def json_content(content: str):
+    """A tool result as mistral-common's normaliser and encoder read it: the parsed JSON value when
+    the text is JSON (json.loads), {} when it is empty, else the text itself."""
+    if not content:
+        return {}
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content
 
 
 def target_counts(ex: Example, reasoning: str = "train") -> tuple[int, int]:

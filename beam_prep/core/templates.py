@@ -34,8 +34,10 @@ _META_KEYS = {
     "default_system_prompt",
     "stop_sequence",
     "end_of_turn",
+    "tool_results",
     "modes",
 }
+TOOL_RESULTS = ("text", "json")  # how a template receives a tool result's content
 
 
 class TemplateError(ValueError):
@@ -54,6 +56,9 @@ class TemplateSpec:
     stop_sequence: str | None = None
     end_of_turn: str | None = None  # text after an assistant turn trained with it; "eos_token" = EOS;
     # "auto" = the special token the template writes right after an assistant's content
+    # "text": a tool result's content as the record gives it (apply_chat_template); "json": as
+    # mistral-common normalises it, the parsed JSON value when it is JSON, {} when it is empty
+    tool_results: str = "text"
     modes: tuple[str, ...] = ("per_response", "whole_dialog")
     path: str = field(default="", compare=False)
 
@@ -88,6 +93,8 @@ def load_template(name_or_path: str) -> TemplateSpec:
     unknown = set(meta) - _META_KEYS
     if unknown:
         raise TemplateError(f"{meta_path}: unknown keys {sorted(unknown)}; allowed: {sorted(_META_KEYS)}")
+    if meta.get("tool_results", "text") not in TOOL_RESULTS:
+        raise TemplateError(f"{meta_path}: tool_results must be one of {list(TOOL_RESULTS)}")
     if "modes" in meta:
         meta["modes"] = tuple(meta["modes"])
     return TemplateSpec(name=path.stem, source=path.read_text(encoding="utf-8"), path=str(path), **meta)
@@ -170,8 +177,9 @@ class CompiledTemplate:
     def skeleton(self, roles: tuple[str, ...]) -> tuple[str | int, ...]:
         """Literal strings and message indices, alternating as the template renders `roles`.
 
-        Every message index appears once, in order (a system message may be left out by a template
-        that has no system prompt).
+        Every message index appears exactly once and in order, except the system message: a template
+        with no system prompt leaves it out, and one may write it later, before the last message
+        (Mistral v3 writes it in the last user message).
         """
         parts = self._skeletons.get(roles)
         if parts is None:
@@ -183,9 +191,11 @@ class CompiledTemplate:
         pieces = _SENTINEL.split(text)
         literals, indices = pieces[0::2], [int(x) for x in pieces[1::2]]
         expected = [i for i, r in enumerate(roles) if not (r == SYSTEM and i not in indices)]
-        if indices != expected:
+        turns = [i for i in indices if roles[i] != SYSTEM]  # in order; the system prompt may come later
+        if sorted(indices) != expected or turns != sorted(turns) or (indices and indices[-1] != len(roles) - 1):
             raise TemplateError(
                 f"template {self.spec.name!r} must output each message's content once and in order "
+                "(the system prompt may come later, not after the last message) "
                 f"(got message order {indices} for roles {list(roles)})"
             )
         parts: list[str | int] = [literals[0]]

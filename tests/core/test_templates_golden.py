@@ -86,6 +86,25 @@ def test_template_that_drops_content_is_refused(tmp_path, encoder):
         compiled.skeleton(("user", "assistant"))
 
 
+@pytest.mark.parametrize(
+    ("source", "ok"),
+    [
+        ("{% for m in messages|reverse %}{{ m.content }}{% endfor %}", False),  # turns out of order
+        ("{% for m in messages[1:] %}{{ m.content }}{% endfor %}{{ messages[0].content }}", False),  # system last
+        ("{{ messages[1].content }}|{{ messages[0].content }}|{{ messages[2].content }}", True),  # system later
+    ],
+)
+def test_only_the_system_prompt_may_come_out_of_order(tmp_path, encoder, source, ok):
+    path = tmp_path / "order.jinja"
+    path.write_text(source)
+    compiled = CompiledTemplate(load_template(str(path)), encoder.bos_token, encoder.eos_token)
+    if ok:
+        assert compiled.skeleton(("system", "user", "assistant")) == ("", 1, "|", 0, "|", 2, "")
+    else:
+        with pytest.raises(TemplateError, match="must output each message's content once and in order"):
+            compiled.skeleton(("system", "user", "assistant"))
+
+
 def test_hostile_template_is_sandboxed(tmp_path, encoder):
     path = tmp_path / "evil.jinja"
     path.write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}{% for m in messages %}{{ m.content }}{% endfor %}")

@@ -27,6 +27,7 @@ TOKENIZERS = {
     "qwen2.5": str(FIXTURES / "tokenizers" / "mistral-qwen2.5"),
     "qwen3": str(FIXTURES / "tokenizers" / "mistral-qwen3"),
     "llama3.1": str(FIXTURES / "tokenizers" / "mistral-llama3.1"),
+    "mistral-v3": str(FIXTURES / "tokenizers" / "mistral-v3"),
 }
 # The tokenizer each bundled template is tested with: one that has the template's control tokens.
 TEMPLATE_TOKENIZER = {

@@ -14,6 +14,7 @@ END_OF_TURN = {
     "falcon": None,
     "llama2-chat": "eos_token",
     "mistral": "eos_token",
+    "mistral-v3-tools": "eos_token",
     "chatml": "<|im_end|>",
     "qwen2.5": "<|im_end|>",
     "llama3": "<|eot_id|>",
