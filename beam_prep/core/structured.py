@@ -179,6 +179,9 @@ class StructuredFitter:
         enc = self.encoder
         if enc.suffix_ids and enc.eos_token and text.endswith(enc.eos_token):
             text = text[: -len(enc.eos_token)]
+        eot, kept = self.template.end_of_turn, text.rstrip()
+        if eot and kept.endswith(eot):  # the row ends with the last trained token, as on the fast path:
+            text = kept  # not Qwen's "\n" after the last <|im_end|> (TRL would train it and add an EOS)
         return text, messages, tools
 
     def _count(self, dialogue, start: int, end: int, trained: tuple[int, ...], cache: dict) -> int:

@@ -8,6 +8,7 @@ it these tests are skipped, except under CI, where a missing client is a failure
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from beam_prep.config import BUNDLED_SAMPLE, RunConfig
 from beam_prep.job import run_job
 from tests.templates.helpers import CHAT_TEMPLATES, TOKENIZERS
 from tests.templates.test_tokenizer_template import tokenizer_with
+from tests.templates.test_tool_templates import TIME, WEATHER, call
 
 IN_PROCESS = ["--runner=FnApiRunner"]
 # name -> (template, tokenizer, chat_template for the `tokenizer` template)
@@ -26,7 +28,9 @@ RUNS = {
     "chatml": ("chatml", "chatml", None),
     "llama3": ("llama3", "llama3", None),
     "qwen2": ("tokenizer", "chatml", "qwen2-instruct.jinja"),  # a `\n` after every <|im_end|>
+    "qwen3-tools": ("tokenizer", "qwen3", None),  # TOOL_CORPUS: tools, results, weight 0, reasoning
 }
+TOOL_RUNS = {"qwen3-tools"}  # runs on tool_corpus() instead of the bundled sample
 
 
 def require(module: str):
@@ -44,11 +48,41 @@ def tokenizer_dir(name: str, tmp: Path) -> str:
     return str(tmp)
 
 
+def tool_corpus(root: Path) -> list[dict]:
+    """OpenAI fine-tuning records with tools: calls (one and parallel), results, weight-0 answers,
+    reasoning, a system prompt on some; written to root/tools.jsonl. 60 dialogues, ~180 targets."""
+    records = []
+    for n in range(60):
+        calls = [call("get_weather", {"city": f"C{n}"}, f"a{n}")] + (
+            [call("get_time", {}, f"t{n}")] if n % 4 == 0 else []
+        )
+        results = [{"role": "tool", "tool_call_id": c["id"], "content": f"Result {c['id']}: {n} units."} for c in calls]
+        thought = {"reasoning_content": f"Dialogue {n} needs a tool."} if n % 3 == 0 else {}
+        messages = [{"role": "system", "content": f"You are assistant {n}."}] if n % 2 else []
+        messages += [
+            {"role": "user", "content": f"Hello, I am user {n}."},
+            {"role": "assistant", "content": f"Weight zero greeting {n}.", "weight": 0},
+            {"role": "user", "content": f"What is the weather in C{n}?"},
+            {"role": "assistant", "content": "", "tool_calls": calls, **thought},
+            *results,
+            {"role": "assistant", "content": f"It is {n} degrees in C{n}."},
+            {"role": "user", "content": f"Thanks, number {n}."},
+            {"role": "assistant", "content": f"You are welcome, {n}."},
+        ]
+        records.append({"id": f"tools{n}", "tools": [WEATHER, TIME], "messages": messages})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "tools.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return records
+
+
 def run_sample(name: str, root: Path, **flags) -> Path:
-    """beam_prep on the bundled sample with run `name`'s template and tokenizer; the output folder."""
+    """beam_prep on the bundled sample (a tool run: on tool_corpus()) with run `name`'s template and
+    tokenizer; the output folder."""
     template, _, _ = RUNS[name]
+    if name in TOOL_RUNS:
+        tool_corpus(root / "corpus")
     config = RunConfig(
-        input=[f"{BUNDLED_SAMPLE}/*.jsonl"],
+        input=[str(root / "corpus" / "tools.jsonl")] if name in TOOL_RUNS else [f"{BUNDLED_SAMPLE}/*.jsonl"],
         output=str(root / "out"),
         template=template,
         tokenizer=tokenizer_dir(name, root / "tokenizer"),

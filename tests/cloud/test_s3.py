@@ -147,7 +147,7 @@ def is_shard(key: str) -> bool:
 
 
 def shard_keys(counts: dict) -> list[str]:
-    return sorted(rel for split, n in counts.items() for i in range(n) for rel in shard_paths(split, i, n).values())
+    return sorted(rel for split, n in counts.items() for i in range(n) for rel in shard_paths(split, i, n))
 
 
 def test_wrong_secret_is_a_one_line_error_from_the_cli(uploaded, s3_server):

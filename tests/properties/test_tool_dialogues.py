@@ -46,7 +46,7 @@ def check(f, d, ex):
     messages = ([hf_message(d.turns[0])] if d.has_system else []) + [
         hf_message(t) for t in d.turns[ex.start : ex.end + 1]
     ]
-    assert text == hf.apply_chat_template(messages, tools=f.structured.tools(d), tokenize=False)
+    assert text == hf.apply_chat_template(messages, tools=f.structured.tools(d), tokenize=False).rstrip()
     assert ex.input_ids == hf(text)["input_ids"] and len(ex.input_ids) <= f.max_seq_length
     assert d.turns[ex.start].role == "user" and trained
     tools = f.structured.tools(d)

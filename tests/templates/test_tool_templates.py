@@ -152,7 +152,7 @@ def reference(hf, raw, ex, system_prompt=None):
         text = hf.apply_chat_template(msgs, tools=tools, tokenize=False, add_generation_prompt=gen)
         return text[len(hf.bos_token) :] if hf.bos_token and text.startswith(hf.bos_token) else text
 
-    text = render(messages)
+    text = render(messages).rstrip()  # the row ends with the last end-of-turn (templates/README.md)
     head = len(messages) - (ex.end - ex.start + 1)
     spans = []
     for t in ex.trained:
@@ -275,7 +275,8 @@ def test_qwen3_reasoning_is_trained_as_rendered_and_history_reasoning_is_the_tem
     # trained text of those turns is their history render (golden), and the last keeps its reasoning.
     (whole,), _ = run(f, d, "whole_dialog")
     text, _ = window_text(f, whole)
-    assert text == hf.apply_chat_template(reference_messages(raw, whole, None), tools=raw["tools"], tokenize=False)
+    reference_text = hf.apply_chat_template(reference_messages(raw, whole, None), tools=raw["tools"], tokenize=False)
+    assert text == reference_text.rstrip()  # not Qwen's "\n" after the last <|im_end|>: the row ends with it
     assert "I should look up city 1." not in text
     runs = hf.decode([i if i != IGNORE_INDEX else hf.convert_tokens_to_ids("<|im_start|>") for i in whole.labels])
     trained = [r.strip() for r in runs.split("<|im_start|>") if r.strip()]
@@ -296,7 +297,7 @@ def test_qwen3_inline_think_and_reasoning_dialogues_equal_apply_chat_template(mo
                 reference_text = f.encoder.hf.apply_chat_template(
                     reference_messages(raw, ex, None), tools=raw.get("tools"), tokenize=False
                 )
-                assert text == reference_text and ex.input_ids == f.encoder.hf(text)["input_ids"]
+                assert text == reference_text.rstrip() and ex.input_ids == f.encoder.hf(text)["input_ids"]
 
 
 def test_reasoning_drop_leaves_it_out_of_targets():
@@ -414,7 +415,7 @@ def test_hermes_3_tool_use_template(tmp_path, budget):
                 reference_text = enc.hf.apply_chat_template(
                     reference_messages(raw, ex, None), tools=raw["tools"], tokenize=False
                 )
-                assert text == reference_text[len("<s>") :]
+                assert text == reference_text[len("<s>") :].rstrip()
                 assert ex.input_ids == enc.hf(text)["input_ids"] and len(ex.input_ids) <= budget
                 trained = enc.hf.decode([i if i != IGNORE_INDEX else 32001 for i in ex.labels])
                 runs = [r.strip() for r in trained.split("<|im_start|>") if r.strip()]
