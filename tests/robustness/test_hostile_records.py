@@ -175,11 +175,11 @@ def failing(tmp_path_factory):
             raise OverflowError("injected failure on bad-write")
         return rows_to_table(rows, *schema)
 
-    def fit(self, items):
+    def fit(self, items, mode):
         items = list(items)
         if any(d.id == "bad-fit" for d, _ in items):
             raise ValueError("injected failure on bad-fit")
-        return fit_batch(self, items)
+        return fit_batch(self, items, mode)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(read, "normalize", fail_on("bad-norm", normalize, lambda r, *_: r.value.get("id")))
