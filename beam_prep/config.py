@@ -241,24 +241,21 @@ class RunConfig:
         return self
 
     def conversation_key_spec(self) -> ConversationKey:
-        """The parsed --conversation_key; ConfigError naming the bad value."""
+        """The parsed --conversation_key; ConfigError naming the flag and the bad value."""
         try:
             return parse_conversation_key(self.conversation_key)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(f"--conversation_key {exc}") from None
 
     def policy(self) -> Policy:
-        """The normalisation policy; ConfigError naming a bad choice or --role_map entry."""
+        """The normalisation policy; ConfigError naming the flag of a bad choice or --role_map entry."""
+        for name, allowed in POLICY_CHOICES.items():
+            _choice(name, getattr(self, name), allowed)
         try:
-            return Policy(
-                self.same_role_turns,
-                self.empty_turns,
-                self.leading_assistant,
-                self.unknown_roles,
-                parse_role_map(self.role_map),
-            )
+            role_map = parse_role_map(self.role_map)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(f"--role_map {exc}") from None
+        return Policy(self.same_role_turns, self.empty_turns, self.leading_assistant, self.unknown_roles, role_map)
 
     def fitter_spec(self, template: TemplateSpec) -> FitterSpec:
         """What this run's Fitter is made of, with `template` (already loaded and checked)."""
