@@ -18,7 +18,7 @@ from beam_prep.core.explode import explode
 from beam_prep.core.loading import TOKENIZER_FILES
 from beam_prep.core.readers import file_kind
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example, Turn
-from beam_prep.core.templates import TemplateError, load_template
+from beam_prep.core.templates import TemplateError, TemplateSpec, load_template
 from beam_prep.core.tokenizer import TextEncoder, TokenizerError
 from beam_prep.io.cache import localize_dir
 from beam_prep.io.errors import NoMatch, StorageError
@@ -33,12 +33,7 @@ def check(config: RunConfig, write_probe: bool = True):
     """Every check that needs no pipeline: ConfigError with the bad value and the fix. Nothing is
     written, except one probe object under a remote output (not with `write_probe=False`)."""
     config.validate()
-    try:
-        template = load_template(config.template)
-    except TemplateError as exc:
-        raise ConfigError(f"--template: {exc}") from None
-    if config.mode not in template.modes:
-        raise ConfigError(f"--mode {config.mode!r} is not supported by template {template.name!r} ({template.modes})")
+    template = run_template(config)
     files = input_files(config)
     try:
         check_output(config.output, files)
@@ -67,6 +62,17 @@ def check(config: RunConfig, write_probe: bool = True):
     else:  # reading the location still checks the bucket and the credentials
         _storage(probe_file, join(config.output, "_SUCCESS"), "--output")
     return template, files
+
+
+def run_template(config: RunConfig) -> TemplateSpec:
+    """The template --template names, checked to have --mode; ConfigError naming the flag otherwise."""
+    try:
+        template = load_template(config.template)
+    except TemplateError as exc:
+        raise ConfigError(f"--template: {exc}") from None
+    if config.mode not in template.modes:
+        raise ConfigError(f"--mode {config.mode!r} is not supported by template {template.name!r} ({template.modes})")
+    return template
 
 
 def input_files(config: RunConfig) -> list[str]:

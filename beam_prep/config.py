@@ -43,6 +43,13 @@ def flag(default=None, help: str = "", choices: tuple | None = None, *, factory=
 _INPUT_DOC = "[docs/input.md](docs/input.md)"
 
 
+def _policy_flag(name: str, doc: str):
+    """A normalisation policy's field: its default is Policy's, its choices POLICY_CHOICES[name]; `doc`
+    (markdown) is the README's text with a link to docs/input.md, and without its backticks the --help."""
+    default = next(f.default for f in dataclasses.fields(Policy) if f.name == name)
+    return flag(default, doc.replace("`", ""), POLICY_CHOICES[name], doc=f"{doc} ({_INPUT_DOC})")
+
+
 @dataclass
 class RunConfig:
     input: list[str] = flag(
@@ -141,31 +148,17 @@ class RunConfig:
         "`.parquet` file by groups of row groups",
         arg="MB",
     )
-    # Normalisation policies: their choices are core/normalize.py's POLICY_CHOICES (docs/input.md).
-    same_role_turns: str = flag(
-        "merge",
-        "consecutive turns of one role: merge (joined by a blank line) or reject (bad_turn)",
-        POLICY_CHOICES["same_role_turns"],
-        doc=f"consecutive turns of one role: `merge` (joined by a blank line) or `reject` (`bad_turn`) ({_INPUT_DOC})",
+    # Normalisation policies: default and choices are core/normalize.py's Policy and POLICY_CHOICES.
+    same_role_turns: str = _policy_flag(
+        "same_role_turns", "consecutive turns of one role: `merge` (joined by a blank line) or `reject` (`bad_turn`)"
     )
-    empty_turns: str = flag(
-        "drop",
-        "turns empty after stripping: drop or reject (bad_turn)",
-        POLICY_CHOICES["empty_turns"],
-        doc=f"turns empty after stripping: `drop` or `reject` (`bad_turn`) ({_INPUT_DOC})",
+    empty_turns: str = _policy_flag("empty_turns", "turns empty after stripping: `drop` or `reject` (`bad_turn`)")
+    leading_assistant: str = _policy_flag(
+        "leading_assistant", "assistant turns before the first user turn: `drop` or `reject` (`bad_turn`)"
     )
-    leading_assistant: str = flag(
-        "drop",
-        "assistant turns before the first user turn: drop or reject (bad_turn)",
-        POLICY_CHOICES["leading_assistant"],
-        doc=f"assistant turns before the first user turn: `drop` or `reject` (`bad_turn`) ({_INPUT_DOC})",
-    )
-    unknown_roles: str = flag(
-        "reject",
-        "turns whose role is neither known nor in --role_map: reject (unknown_role) or skip",
-        POLICY_CHOICES["unknown_roles"],
-        doc="turns whose role is neither known nor in `--role_map`: `reject` (`unknown_role`) or `skip` "
-        f"({_INPUT_DOC})",
+    unknown_roles: str = _policy_flag(
+        "unknown_roles",
+        "turns whose role is neither known nor in `--role_map`: `reject` (`unknown_role`) or `skip`",
     )
     role_map: str | dict = flag(
         "",
@@ -248,24 +241,21 @@ class RunConfig:
         return self
 
     def conversation_key_spec(self) -> ConversationKey:
-        """The parsed --conversation_key; ConfigError naming the bad value."""
+        """The parsed --conversation_key; ConfigError naming the flag and the bad value."""
         try:
             return parse_conversation_key(self.conversation_key)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(f"--conversation_key {exc}") from None
 
     def policy(self) -> Policy:
-        """The normalisation policy; ConfigError naming a bad choice or --role_map entry."""
+        """The normalisation policy; ConfigError naming the flag of a bad choice or --role_map entry."""
+        for name, allowed in POLICY_CHOICES.items():
+            _choice(name, getattr(self, name), allowed)
         try:
-            return Policy(
-                self.same_role_turns,
-                self.empty_turns,
-                self.leading_assistant,
-                self.unknown_roles,
-                parse_role_map(self.role_map),
-            )
+            role_map = parse_role_map(self.role_map)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(f"--role_map {exc}") from None
+        return Policy(self.same_role_turns, self.empty_turns, self.leading_assistant, self.unknown_roles, role_map)
 
     def fitter_spec(self, template: TemplateSpec) -> FitterSpec:
         """What this run's Fitter is made of, with `template` (already loaded and checked)."""

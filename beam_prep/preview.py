@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from beam_prep.checks import input_files
+from beam_prep.checks import input_files, run_template
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.explode import explode
 from beam_prep.core.fit import IGNORE_INDEX, Fitter
@@ -25,7 +25,7 @@ from beam_prep.core.normalize import normalize
 from beam_prep.core.readers import file_kind, iter_records
 from beam_prep.core.records import TOOL, Example, Reject
 from beam_prep.core.screen import special_token_reject
-from beam_prep.core.templates import TemplateError, load_template
+from beam_prep.core.templates import TemplateError
 from beam_prep.core.tokenizer import TextEncoder, TokenizerError
 from beam_prep.io.cache import localize_dir
 from beam_prep.io.fs import url_to_fs
@@ -70,10 +70,8 @@ def preview(config: RunConfig, n_examples: int = 3, out: TextIO | None = None, c
 def load_fitter(config: RunConfig) -> Fitter:
     """The run's Fitter; configuration mistakes as ConfigError (exit code 2)."""
     dataclasses.replace(config, output=config.output or "-").validate()  # preview writes nothing
+    spec = run_template(config)
     try:
-        spec = load_template(config.template)
-        if config.mode not in spec.modes:
-            raise ConfigError(f"--mode {config.mode!r} is not supported by template {spec.name!r} ({spec.modes})")
         encoder = TextEncoder(localize_dir(config.tokenizer, TOKENIZER_FILES))
         return config.fitter_spec(spec).build(encoder)
     except TemplateError as exc:

@@ -1,7 +1,7 @@
 """The usual way, written independently of beam_prep: datasets.map renders and re-tokenizes.
 
 What LLaMA-Factory- or axolotl-style preprocessing code does for per-response examples with memory:
-for each assistant turn, render the history in the llama2-chat-memory format (DESIGN.md; golden
+for each assistant turn, render the history in the llama2-chat-memory format (templates/README.md; golden
 strings in tests/core/test_templates_golden.py), tokenize the whole text with the trainer's
 tokenizer, and while it is over max_seq_length drop the oldest user/assistant pair and tokenize
 again. The memory is a sliding buffer carried from one response to the next (the window start only

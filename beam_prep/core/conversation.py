@@ -64,11 +64,12 @@ def sharegpt_base(base: str) -> bool:
 
 
 def parse_conversation_key(value: str) -> ConversationKey:
-    """ConversationKey from the flag's value; ValueError naming the bad value."""
+    """ConversationKey from its text form (auto, none, id_suffix, field:NAME[:ORDER]); ValueError naming the
+    bad value and the forms (the caller names the setting that held it)."""
     text = str(value).strip()
     if text in (AUTO, NONE, ID_SUFFIX):
         return ConversationKey(text)
     fields = text.split(":")
     if fields[0] == FIELD and len(fields) in (2, 3) and all(f.strip() for f in fields[1:]):
         return ConversationKey(FIELD, fields[1].strip(), fields[2].strip() if len(fields) == 3 else "")
-    raise ValueError(f"--conversation_key {value!r} is not one of: {', '.join(KEY_FORMS)}")
+    raise ValueError(f"{value!r} is not one of: {', '.join(KEY_FORMS)}")

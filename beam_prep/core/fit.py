@@ -48,7 +48,7 @@ class Fitter:
             raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
         whole = mode == "whole_dialog"
         entries = [(d, examples, None if d.structured else DialogueCache()) for d, examples in items if examples]
-        self.layout.prefill([e for e in entries if e[2] is not None], whole)
+        self.layout.prefill([(d, ex, cache) for d, ex, cache in entries if cache is not None], whole)
         for dialogue, examples, cache in entries:
             if cache is None:  # tools, tool calls or reasoning: the exact per-window path
                 yield from self.structured.fit(dialogue, examples, whole)

@@ -79,7 +79,7 @@ class Policy:
     def __post_init__(self):
         for name, allowed in POLICY_CHOICES.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"--{name} {getattr(self, name)!r} is not one of: {', '.join(allowed)}")
+                raise ValueError(f"{name} policy {getattr(self, name)!r} is not one of: {', '.join(allowed)}")
         object.__setattr__(self, "_roles", {**ROLE_ALIASES, **dict(self.role_map)})
 
     def role(self, name: str) -> str | None:
@@ -89,7 +89,8 @@ class Policy:
 
 
 def parse_role_map(value: str | dict | None) -> tuple[tuple[str, str], ...]:
-    """`"tool=assistant,function=skip"` (or a YAML mapping) -> sorted pairs; ValueError naming the bad entry."""
+    """`"tool=assistant,function=skip"` (or a YAML mapping) -> sorted pairs; ValueError naming the bad entry
+    and what is wrong with it (the caller names the setting that held the map)."""
     if not value:
         return ()
     if isinstance(value, dict):
@@ -98,16 +99,16 @@ def parse_role_map(value: str | dict | None) -> tuple[tuple[str, str], ...]:
         items = []
         for entry in value.split(","):
             if entry.count("=") != 1 or not all(p.strip() for p in entry.split("=")):
-                raise ValueError(f"--role_map entry {entry.strip()!r} is not ROLE=TARGET (e.g. tool=assistant)")
+                raise ValueError(f"entry {entry.strip()!r} is not ROLE=TARGET (e.g. tool=assistant)")
             items.append(tuple(entry.split("=")))
     else:
-        raise ValueError(f"--role_map must be ROLE=TARGET,... or a mapping, got {value!r}")
+        raise ValueError(f"must be ROLE=TARGET,... or a mapping, got {value!r}")
     pairs = {}
     for name, target in items:
         target = target.strip().lower()
         if target not in ROLE_TARGETS:
             allowed = ", ".join(ROLE_TARGETS)
-            raise ValueError(f"--role_map {name.strip()}={target!r}: the target must be one of {allowed}")
+            raise ValueError(f"{name.strip()}={target!r}: the target must be one of {allowed}")
         pairs[name.strip().lower()] = target
     return tuple(sorted(pairs.items()))
 

@@ -27,9 +27,10 @@ from beam_prep.pipeline.read import Outputs
 def _later_records(id_records):
     _, records = id_records
     first, *later = sorted(records)
+    source, line, *_ = first  # a place: (source, line, id, content id)
     for record in later:
         if record != first:  # the same place (equal values on one line) cannot be told apart
-            yield record, f"{first[0]}:{first[1]}"
+            yield record, f"{source}:{line}"
 
 
 def _dropped(key_copies):

@@ -16,7 +16,7 @@ VAL_FRACTION = 0.5
 
 
 def split_of(key: str, seed: int = 0) -> str:
-    """BLAKE2b as DESIGN.md fixes it, computed here, not with beam_prep's code."""
+    """The split as core/split.py defines it (an 8-byte BLAKE2b of the seed and the key), computed here."""
     digest = hashlib.blake2b(f"{seed}\x1f{key}".encode(), digest_size=8).digest()
     return "validation" if int.from_bytes(digest, "big") / 2**64 < VAL_FRACTION else "train"
 

@@ -23,19 +23,22 @@ from beam_prep.core.conversation import parse_conversation_key
 from beam_prep.core.explode import explode
 from beam_prep.core.loading import FitterSpec
 from beam_prep.core.normalize import DEFAULT_POLICY
+from beam_prep.core.readers import WHOLE
 from beam_prep.core.records import Dialogue, Example, Part, Reject, Turn
 from beam_prep.core.stats import Outcome, Stat
 from beam_prep.core.templates import load_template
 from beam_prep.core.tokenizer import TextEncoder
 from beam_prep.io.commit import SUCCESS
 from beam_prep.io.results import KeyedRow, Position, RejectsWritten, ShardWritten
+from beam_prep.io.shard_writer import write_shard
 from beam_prep.manifest import manifest_for
 from beam_prep.pipeline.admit import AdmitDialogues
+from beam_prep.pipeline.compact import CompactShards
 from beam_prep.pipeline.duplicates import PlanDuplicates
 from beam_prep.pipeline.finalize import Finalize
 from beam_prep.pipeline.pack import PackRows
-from beam_prep.pipeline.read import PARTS, REJECTS, ReadDialogues
-from beam_prep.pipeline.rejoin import RejoinConversations
+from beam_prep.pipeline.read import PARTS, REJECTS, FileParts, ReadDialogues
+from beam_prep.pipeline.rejoin import RejoinConversations, SplitConversations
 from beam_prep.pipeline.render import RenderExamples
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
@@ -113,6 +116,43 @@ def test_read_dialogues_normalises_splits_and_rejects(tmp_path):
         rejected = Stat(Outcome.RECORD_REJECTED, "in.jsonl", reason="invalid_json")
         part = Stat(Outcome.PART, "in.jsonl")
         assert_that(merged(out[STATS]), counts_equal({read: 5, rejected: 1, part: 1}), label="counts")
+
+
+def test_file_parts_cuts_a_big_jsonl_file_at_line_starts(tmp_path):
+    """Parts of about chunk_bytes, each starting at a line start with that line's number; together
+    they cover the file once. A small file is one part (the whole file)."""
+    lines = [json.dumps({"id": f"r{i}", "pad": "x" * (i % 7) * 10}) for i in range(60)]
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    small.write_text(lines[0] + "\n", encoding="utf-8")
+    data = big.read_bytes()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == ord("\n")][:-1]  # byte offset of each line
+
+    def check(url_parts):
+        parts = sorted((p for url, p in url_parts if url == str(big)), key=lambda p: p.start)
+        assert len(parts) > 2 and [p for url, p in url_parts if url == str(small)] == [WHOLE]
+        assert parts[0].start == 0 and parts[-1].end in (None, len(data))
+        assert all(a.end == b.start for a, b in zip(parts, parts[1:]))  # contiguous, no overlap
+        for p in parts[1:]:
+            assert p.start in starts and p.first == starts.index(p.start) + 1
+
+    with pipeline() as p:
+        out = p | FileParts([str(big), str(small)], str(tmp_path), 500)
+        assert_that(out.parts, check, label="parts")
+        read = {Stat(Outcome.FILE_READ, "big.jsonl"): 1, Stat(Outcome.FILE_READ, "small.jsonl"): 1}
+        assert_that(merged(out.stats), counts_equal(read), label="counts")
+
+
+def test_split_conversations_names_the_conversations_of_several_records(tmp_path):
+    def sharegpt(id: str) -> str:
+        return json.dumps({"id": id, "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]})
+
+    path = tmp_path / "in.jsonl"
+    ids = ["QWJhYvA_0", "b", "Xk9pQ2a_0", "QWJhYvA_1", "user_1", "user_2"]  # user_N: dialogues of their own
+    path.write_text("\n".join(map(sharegpt, ids)) + "\n{broken\n", encoding="utf-8")
+    with pipeline() as p:
+        out = p | SplitConversations([str(path)], str(tmp_path), 64 << 20, 0, parse_conversation_key("auto"))
+        assert_that(out, equal_to([("QWJhYvA", True)]))
 
 
 def _admitted(p, dialogues: list[Dialogue], mode: str = "per_response"):
@@ -262,6 +302,32 @@ def test_write_shards_writes_every_row_once(tmp_path, num_shards):
         written = p | beam.Create(rows) | WriteShards(tmp, num_shards, tokens_per_shard=1000)
         assert_that(written.shards, check, label="shards")
         assert_that(written[REJECTS], equal_to([]), label="rejects")
+
+
+def test_compact_shards_merges_the_small_shards_of_a_split(tmp_path):
+    """Small shards of a split are merged in naming order (by the position of their first row); a
+    full shard, and a split's only shard, are left as they are."""
+    tmp = str(tmp_path / "tmp")
+    small = [_row(i, 10) for i in range(6)]  # 3 shards of 2 rows, 20 tokens each
+    shards = [
+        write_shard(tmp, "train", [r.row for r in pair], [r.position for r in pair])[0]
+        for pair in (small[4:6], small[0:2], small[2:4])
+    ]
+    full = write_shard(tmp, "train", [_row(9, 60).row], [_row(9, 60).position])[0]
+    alone = write_shard(tmp, "validation", [_row(7, 10, "validation").row], [Position("inline.jsonl", 7, 1)])[0]
+
+    def check(results):
+        by_split = Counter(w.split for w in results)
+        assert by_split == {"train": 3, "validation": 1}  # 6 small rows: 40 + 20 tokens, then the full one
+        assert full in results and alone in results
+        merged_ids = [pq.read_table(Path(tmp) / w.paths.parquet).column("id").to_pylist() for w in results]
+        rows = sorted(x for ids in merged_ids for x in ids)
+        assert rows == sorted(r.row["id"] for r in small) + ["d7/1", "d9/1"]
+        assert ["d0/1", "d1/1", "d2/1", "d3/1"] in merged_ids and ["d4/1", "d5/1"] in merged_ids
+
+    with pipeline() as p:
+        out = p | beam.Create(shards + [full, alone]) | CompactShards(tmp, tokens_per_shard=40)
+        assert_that(out, check)
 
 
 def test_write_rejects_one_line_per_reject_in_input_order(tmp_path):
