@@ -124,3 +124,25 @@ def validation_train_targets(copies: list[ExampleKey]) -> list[ExampleKey]:
     if not any(k.split == TRAIN for k in copies):
         return []
     return [k for k in copies if k.split == VALIDATION]
+
+
+def duplicate_id_detail(dialogue_id: str, id_type: str, kept_at: str, kept_type: str) -> str:
+    """The detail of a `duplicate_id` reject: where the kept record is, and, when the two ids are
+    of different JSON types that print alike (7 and "7"), both types (`id_type` "": a string).
+
+    >>> duplicate_id_detail("7", "", "a.jsonl:6", "number")
+    'id "7" (string) and id 7 (number) print alike: one id, already read at a.jsonl:6'
+    """
+    if id_type == kept_type:
+        return f"id {dialogue_id!r} already read at {kept_at}"
+    return (
+        f"id {_shown(dialogue_id, id_type)} and id {_shown(dialogue_id, kept_type)} print alike: "
+        f"one id, already read at {kept_at}"
+    )
+
+
+def _shown(dialogue_id: str, id_type: str) -> str:
+    """An id as its JSON type reads: a string in double quotes, another type as printed."""
+    if not id_type:
+        return f"{json.dumps(dialogue_id, ensure_ascii=False)} (string)"
+    return f"{dialogue_id} ({id_type})"

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, replace
 
 from beam_prep.core.readers import excerpt
-from beam_prep.core.records import ASSISTANT, SYSTEM, TOOL, USER, Dialogue, RawRecord, Reject, Turn
+from beam_prep.core.records import ASSISTANT, SYSTEM, TOOL, USER, Dialogue, RawRecord, Reject, Turn, json_type
 from beam_prep.core.toolcalls import (
     BadField,
     parse_reasoning,
@@ -215,7 +215,8 @@ def normalize(
         cut = policy.max_turn_chars + 1
         turns = [replace(t, content=t.content[:cut]) if len(t.content) > cut else t for t in turns]
         repairs.append("shortened_unfittable_turn")
-    dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line, tools=tools)
+    id_type = "" if isinstance(dialogue_id, str) else json_type(dialogue_id)  # 7 and "7" print alike
+    dialogue = Dialogue(str(dialogue_id), tuple(turns), record.source, record.line, tools=tools, id_type=id_type)
     return dialogue, tuple(repairs), None
 
 

@@ -113,6 +113,7 @@ class Dialogue:
     conversation: str = ""
     parts: tuple[PartRef, ...] = ()
     tools: str = ""  # the record's `tools` (function schemas) as a JSON array, "" when it has none
+    id_type: str = ""  # the JSON type of an id read as another type than a string (json_type), else ""
 
     @property
     def unit(self) -> str:
@@ -131,6 +132,19 @@ class Dialogue:
     @property
     def has_system(self) -> bool:
         return bool(self.turns) and self.turns[0].role == SYSTEM
+
+
+def json_type(value) -> str:
+    """The JSON type name of a decoded value: string, number, boolean, null, array or object."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if value is None:
+        return "null"
+    return "array" if isinstance(value, (list, tuple)) else "object"
 
 
 @dataclass(slots=True, frozen=True)

@@ -26,9 +26,9 @@ class _Admit(CountingDoFn):
 
     def process(self, dialogue: Dialogue, duplicate_ids, duplicates, train_targets):
         where = place(dialogue)
-        if not dialogue.parts and (kept := duplicate_ids.get(where)):
+        if not dialogue.parts and (detail := duplicate_ids.get(where)):
             self.count(Stat(Outcome.RECORD_REJECTED, dialogue.source, reason="duplicate_id"))
-            yield self._reject("duplicate_id", dialogue, f"id {dialogue.id!r} already read at {kept}")
+            yield self._reject("duplicate_id", dialogue, detail)
             return
         for source, _ in dialogue.records():
             self.count(Stat(Outcome.RECORD_KEPT, source))

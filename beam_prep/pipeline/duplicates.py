@@ -9,8 +9,9 @@ only what is dropped. Dialogues and examples never travel.
 Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
 - duplicate_ids: place(dialogue) (source, line, id, content id; core/dedup.py) of a single-record
   dialogue that is not a part (the dialogues read also hold conversations of one record) whose
-  id an earlier record (by file, then line) already has -> "source:line" of that record. Ids
-  compare as text: 7 and "7" are one.
+  id an earlier record (by file, then line) already has -> the reject's detail, naming that
+  record's "source:line". Ids compare as text: 7 and "7" are one, and the detail names both
+  JSON types (core/dedup.py duplicate_id_detail).
 - duplicates: place(dialogue) + (turn_index,) of an example dropped as a copy -> id of the kept copy.
 - train_targets: place(dialogue) + (turn_index,) of a validation example whose target is also a
   training target (with other memory) -> True.
@@ -20,17 +21,24 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from beam_prep.core.dedup import example_keys, kept_and_dropped, place, validation_train_targets
+from beam_prep.core.dedup import (
+    duplicate_id_detail,
+    example_keys,
+    kept_and_dropped,
+    place,
+    validation_train_targets,
+)
 from beam_prep.pipeline.read import Outputs
 
 
 def _later_records(id_records):
-    _, records = id_records
-    first, *later = sorted(records)
+    """(id, [(place, id type)]) -> (place, detail) of every record but the first by file and line."""
+    dialogue_id, records = id_records
+    (first, first_type), *later = sorted(records)
     source, line, *_ = first  # a place: (source, line, id, content id)
-    for record in later:
-        if record != first:  # the same place (equal values on one line) cannot be told apart
-            yield record, f"{source}:{line}"
+    for where, id_type in later:
+        if where != first:  # the same place (equal values on one line) cannot be told apart
+            yield where, duplicate_id_detail(dialogue_id, id_type, f"{source}:{line}", first_type)
 
 
 def _dropped(key_copies):
@@ -54,8 +62,8 @@ class PlanDuplicates(beam.PTransform):
     def expand(self, singles_and_joined):
         singles, joined = singles_and_joined
         duplicate_ids = (
-            singles
-            | "IdOf" >> beam.FlatMap(lambda d: [] if d.conversation else [(d.id, place(d))])  # records of their own
+            singles  # records of their own, with the JSON type of their id (7 and "7" print alike)
+            | "IdOf" >> beam.FlatMap(lambda d: [] if d.conversation else [(d.id, (place(d), d.id_type))])
             | "GroupIds" >> beam.GroupByKey()
             | "LaterRecords" >> beam.FlatMap(_later_records)
         )

@@ -99,3 +99,22 @@ def test_ids_do_not_depend_on_the_process_hash_seed():
         for seed in ("1", "2")
     }
     assert outs == {normalize_id({"messages": MESSAGES})}
+
+
+def test_ids_of_different_json_types_that_print_alike_are_named_with_their_types():
+    """7 and "7" are one id (ids compare as text); the dialogue keeps the JSON type of a non-string
+    id, so a duplicate_id reject can say why two ids that look different collide."""
+    from beam_prep.core.dedup import duplicate_id_detail
+    from beam_prep.core.records import RawRecord
+
+    def id_of(value):
+        dialogue, _, reject = normalize(RawRecord("a.jsonl", 1, {"id": value, "messages": MESSAGES}))
+        assert reject is None
+        return dialogue.id, dialogue.id_type
+
+    assert id_of(7) == ("7", "number") and id_of("7") == ("7", "") and id_of(True) == ("True", "boolean")
+    assert normalize(RawRecord("a.jsonl", 1, {"messages": MESSAGES}))[0].id_type == ""  # a default id
+    clash = duplicate_id_detail("7", "number", "a.jsonl:6", "")
+    assert clash == 'id 7 (number) and id "7" (string) print alike: one id, already read at a.jsonl:6'
+    assert duplicate_id_detail("7", "", "a.jsonl:6", "") == "id '7' already read at a.jsonl:6"
+    assert "(boolean)" in duplicate_id_detail("True", "boolean", "a.jsonl:1", "")

@@ -101,6 +101,7 @@ def test_duplicates_are_written_once_and_the_train_copy_is_kept(runs):
     assert stats["duplicates"] == {"examples_dropped": 5, "duplicate_ids": 1}
     [dup_id] = [r for r in rejects if r["reason"] == "duplicate_id"]
     assert (dup_id["source"], dup_id["line"]) == ("b.jsonl", 3) and "a.jsonl:6" in dup_id["detail"]  # 7 vs "7"
+    assert dup_id["detail"].startswith('id 7 (number) and id "7" (string) print alike')  # the type clash named
 
 
 def test_validation_targets_trained_verbatim_are_counted_and_can_be_dropped(runs):
