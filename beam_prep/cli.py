@@ -3,7 +3,9 @@
 Flags fill RunConfig (config.py); `--config FILE.yaml` fills it first and flags override; every
 argument that is not ours goes to Beam's PipelineOptions. Each flag's help and choices live with its
 RunConfig field: the parser and the README's flag table (`flag_table`) are made from them.
-Configuration mistakes print one line and exit with code 2, before any pipeline work.
+Configuration mistakes print one line and exit with code 2, before any pipeline work; a failed run
+prints one line (its traceback with --verbose) and exits with 1. Nothing printed or logged holds a
+secret of the run (io/redact.py).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import logging
 import signal
 import sys
 import threading
+import traceback
 
 from beam_prep.config import FIELDS, ConfigError, RunConfig, load_yaml
+from beam_prep.io.redact import redacted_run, remember_secrets
 
 COMMANDS = ("run", "preview", "templates")
 
@@ -110,14 +114,23 @@ def our_flags(command: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; no line it prints or logs holds a secret of the run (io/redact.py)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
+    with redacted_run(argv):
+        return _main(command, argv)
+
+
+def _main(command: str, argv: list[str]) -> int:
+    verbose = False
     try:
         if command == "templates":
             from beam_prep.report import print_templates
 
             return print_templates()
         config, beam_argv, ns = parse(command, argv)
+        remember_secrets(values=config.to_manifest())  # a YAML's pipeline_options, URLs with a password
+        verbose = config.verbose
         _setup_logging(config.verbose)
         if command == "preview":
             from beam_prep.preview import preview
@@ -143,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("beam_prep: interrupted; the output was not committed", file=sys.stderr)
         return 130
+    except Exception as exc:  # the run failed: said in one line (the traceback with --verbose), redacted
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        hint = "" if verbose else " (--verbose shows the traceback)"
+        print(f"beam_prep: error: the run failed: {type(exc).__name__}: {first[:500]}{hint}", file=sys.stderr)
+        return 1
 
 
 def _sigterm_as_interrupt() -> None:

@@ -29,7 +29,7 @@ class NoMatch(ValueError):
 
     def __init__(self, pattern: str):
         self.pattern = pattern
-        super().__init__(f"{pattern!r} matches no file")
+        super().__init__(redact_text(f"{pattern!r} matches no file"))
 
 
 def storage_error(url: str, exc: BaseException) -> StorageError:

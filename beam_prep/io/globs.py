@@ -6,6 +6,7 @@ import os
 
 from beam_prep.io.errors import NoMatch, storage_error
 from beam_prep.io.fs import full_url, is_remote, url_to_fs
+from beam_prep.io.redact import redact_text
 
 
 def expand_inputs(patterns: list[str]) -> list[str]:
@@ -44,4 +45,6 @@ def common_root(paths: list[str]) -> str:
 
 
 def relative_source(path: str, root: str) -> str:
-    return path[len(root) :].lstrip("/") if root and path.startswith(root) else path
+    """The name a file goes by in rejects and stats.json: relative to `root`, secrets redacted (a
+    URL's user:password@, a presigned query string)."""
+    return redact_text(path[len(root) :].lstrip("/") if root and path.startswith(root) else path)

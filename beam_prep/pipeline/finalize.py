@@ -7,9 +7,10 @@ import apache_beam as beam
 
 from beam_prep.io.commit import Target, commit_output
 from beam_prep.pipeline.compact import CompactShards
+from beam_prep.pipeline.worker import RedactedDoFn
 
 
-class _Commit(beam.DoFn):
+class _Commit(RedactedDoFn):
     """Runs once, with every shard, every rejects file and the merged counters as side inputs."""
 
     def __init__(self, target: Target):

@@ -12,12 +12,13 @@ from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.pack import pack_rows
 from beam_prep.io.results import KeyedRow
+from beam_prep.pipeline.worker import RedactedDoFn
 
 BUFFER_ROWS_PER_ROW = 256  # tokens buffered per split: this many packed rows of max_seq_length
 BUFFER_ROWS = 8192  # ... or this many examples, whichever comes first
 
 
-class _Pack(beam.DoFn):
+class _Pack(RedactedDoFn):
     def __init__(self, max_seq_length: int):
         self._capacity = max_seq_length
 

@@ -13,14 +13,16 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_prep.core.stats import Outcome, Stat, example_stats
+from beam_prep.pipeline.worker import RedactedDoFn
 
 STATS = "stats"
 _NOT_METRICS = (Outcome.FILE_READ, Outcome.TOKENS)  # per file or per length: too many for a runner UI
 NAMESPACE = "beam_prep"
 
 
-class CountingDoFn(beam.DoFn):
-    """A DoFn with `self.count(stat, n)` whose counts leave on the `stats` output per bundle."""
+class CountingDoFn(RedactedDoFn):
+    """A DoFn with `self.count(stat, n)` whose counts leave on the `stats` output per bundle (and
+    the run's redaction, pipeline/worker.py)."""
 
     def start_bundle(self):
         self._counts = Counter()

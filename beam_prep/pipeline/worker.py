@@ -1,7 +1,11 @@
-"""What a worker loads once: the tokenizer and compiled template, shared by the DoFns of a process.
+"""What a worker loads once: the tokenizer and compiled template, shared by the DoFns of a process,
+and the run's redaction.
 
 Only the small WorkerSpec travels in the pipeline graph; `acquire` builds the Fitter on first use
-in a worker process (DoFn.setup) and hands the same object to every DoFn there.
+in a worker process (DoFn.setup) and hands the same object to every DoFn there. Every DoFn of ours
+is a RedactedDoFn: it carries the run's redaction (io/redact.py, secrets as digests only) and
+installs it in whatever process unpickles it, so worker log lines, prints and tracebacks are
+redacted on every runner, before a setup() of ours has run.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import apache_beam as beam
 from apache_beam.utils import shared
 
 from beam_prep.config import BUNDLED_TOKENIZER
@@ -17,6 +22,7 @@ from beam_prep.core.loading import TOKENIZER_FILES, FitterSpec
 from beam_prep.core.tokenizer import TextEncoder
 from beam_prep.io.cache import localize_dir
 from beam_prep.io.fs import is_remote
+from beam_prep.io.redact import for_workers, install_worker
 
 
 @dataclass(frozen=True)
@@ -54,3 +60,15 @@ _HANDLE = shared.Shared()
 
 def acquire(spec: WorkerSpec) -> Fitter:
     return _HANDLE.acquire(lambda: _Holder(spec.build()), tag=repr(spec)).fitter
+
+
+class RedactedDoFn(beam.DoFn):
+    """A DoFn that takes the launcher's redaction (io/redact.py for_workers) along when it is
+    pickled into the graph, and installs it (install_worker) where it is unpickled: a worker."""
+
+    def __getstate__(self):
+        return {**self.__dict__, "_redaction": for_workers()}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        install_worker(state.get("_redaction"))

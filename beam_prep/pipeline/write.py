@@ -22,11 +22,13 @@ from beam_prep.core.records import Reject
 from beam_prep.core.split import shard_of
 from beam_prep.io.fs import join
 from beam_prep.io.naming import rejects_path
+from beam_prep.io.redact import redact
 from beam_prep.io.results import KeyedRow, RejectsWritten
 from beam_prep.io.shard_writer import Refused, ShardWriter, write_shard
 from beam_prep.io.shards import write_jsonl
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
+from beam_prep.pipeline.worker import RedactedDoFn
 
 
 def _emit_refused(fn: CountingDoFn, refused: Refused, split: str, wrap: bool = True):
@@ -156,13 +158,20 @@ class WriteRejects(beam.PTransform):
             rejects
             | "AssignRejectShard" >> beam.Map(_rejects_file_key, beam.pvalue.AsSingleton(count), self.LINES_PER_FILE)
             | "GroupRejects" >> beam.GroupByKey()
-            | "WriteRejectFile" >> beam.Map(self._write, self._tmp)
+            | "WriteRejectFile" >> beam.ParDo(_WriteRejectFile(self._tmp))
         )
 
-    @staticmethod
-    def _write(keyed, tmp_root: str) -> RejectsWritten:
+
+class _WriteRejectFile(RedactedDoFn):
+    """((file, file count), rejects) -> the file written, sorted by place; a reject's file name,
+    detail and excerpt pass the run's redaction (a URL's password, a presigned query string)."""
+
+    def __init__(self, tmp_root: str):
+        self._tmp = tmp_root
+
+    def process(self, keyed):
         (file, num_files), rejects = keyed
         ordered = sorted(rejects, key=lambda r: (r.source, r.line, r.dialogue_id, r.reason, r.detail))
         rel = rejects_path(file, num_files)
-        write_jsonl([r.to_json() for r in ordered], join(tmp_root, rel))
-        return RejectsWritten(len(ordered), rel)
+        write_jsonl([redact(r.to_json()) for r in ordered], join(self._tmp, rel))
+        yield RejectsWritten(len(ordered), rel)
