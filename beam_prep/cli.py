@@ -159,9 +159,10 @@ def _main(command: str, argv: list[str]) -> int:
     except Exception as exc:  # the run failed: said in one line (the traceback with --verbose), redacted
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        message = " ".join(str(exc).split())
+        message = message if len(message) <= 500 else message[:500] + "..."
         hint = "" if verbose else " (--verbose shows the traceback)"
-        print(f"beam_prep: error: the run failed: {type(exc).__name__}: {first[:500]}{hint}", file=sys.stderr)
+        print(f"beam_prep: error: the run failed: {type(exc).__name__}: {message}{hint}", file=sys.stderr)
         return 1
 
 

@@ -181,12 +181,15 @@ def test_configuration_mistakes_never_echo_a_secret(case, tmp_path, corpus, caps
 def test_a_dry_run_plan_and_the_yaml_pipeline_options_echo_no_secret(tmp_path, corpus, capsys, monkeypatch):
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", ENV_SECRET)
     config = tmp_path / "run.yaml"
+    out = f"{tmp_path}/out?X-Amz-Security-Token={QUERY_SECRET}"  # a presigned-style output URL, quoted by the plan
     config.write_text(
-        f"input: {corpus}/*.jsonl\noutput: {tmp_path}/out\npipeline_options:\n"
-        f"  s3_secret_access_key: {OPTION_SECRET}\n  environment_options:\n"
-        f"    - process_variables=HF_TOKEN={JSON_SECRET},REGION=eu\n"
+        f"input: {corpus}/*.jsonl\noutput: {out}\npipeline_options:\n  s3_session_token: {YAML_SECRET}\n"
+        f"  environment_type: PROCESS\n  environment_options:\n"
+        f"    - process_command=/bin/true\n    - process_variables=HF_TOKEN={JSON_SECRET},REGION=eu\n"
     )
-    assert main(["run", "--config", str(config), "--dry_run", "--verbose", *TWO_WORKERS]) == 0
+    portable = ["--runner=PortableRunner", "--job_endpoint=localhost:1", "--s3_secret_access_key", OPTION_SECRET]
+    assert main(["run", "--config", str(config), "--dry_run", "--verbose", *portable]) == 0
     captured = capsys.readouterr()
-    assert_nothing_leaks(captured.out, captured.err, folder=tmp_path / "out")
-    assert "dry run:" in captured.out and not (tmp_path / "out").exists()
+    assert_nothing_leaks(captured.out, captured.err)
+    assert "dry run:" in captured.out and [p.name for p in tmp_path.iterdir()] == ["run.yaml"]  # nothing written
+    assert f"output would go to: {tmp_path}/out?X-Amz-Security-Token={REDACTED}" in captured.out
