@@ -76,6 +76,10 @@ def redact_text(text: str) -> str:
     text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
     for secret in _STATE.values:
         text = text.replace(secret, REDACTED)
+    for name in _SECRET_ENV:  # the cloud credentials of this process, also where nothing was remembered
+        secret = os.environ.get(name)
+        if secret and len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, REDACTED)
     for fingerprints in _STATE.fingerprints:
         text = fingerprints.replace(text)
     return text
