@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 from beam_prep.core.explode import explode
 from beam_prep.core.normalize import content_id
@@ -29,27 +30,60 @@ from beam_prep.core.records import TRAIN, VALIDATION, Dialogue, Part, Turn
 DIGEST = 16
 
 
+class Place(NamedTuple):
+    """Where a dialogue is (see place()): a key of the planning pass's shuffles and side inputs."""
+
+    source: str
+    line: int
+    id: str
+    content_id: str
+
+
+class ExampleRef(NamedTuple):
+    """One example, unique even where ids repeat: its dialogue's place and its turn index."""
+
+    source: str
+    line: int
+    id: str
+    content_id: str
+    turn_index: int
+
+    @classmethod
+    def of(cls, where: Place, turn_index: int) -> ExampleRef:
+        return cls(*where, turn_index)
+
+
+class Owner(NamedTuple):
+    """The sort order of the copies of one example: the smallest is kept."""
+
+    split_rank: int  # 0 train, 1 validation
+    conversation: str
+    dialogue_id: str
+    source: str
+    line: int
+    turn_index: int
+
+
 @dataclass(frozen=True, slots=True)
 class ExampleKey:
     """What crosses the dedup shuffle for one example: its keys and its owner (sort order)."""
 
     key: bytes  # memory + target
     target: bytes  # the target turn alone (the verbatim-target figure)
-    owner: tuple  # (split rank, conversation, dialogue id, source, line, turn_index)
-    place: tuple  # place(dialogue)
+    owner: Owner
+    place: Place
 
     @property
-    def ref(self) -> tuple:
-        """place(dialogue) + (turn_index,): the example, unique even where ids repeat."""
-        return (*self.place, self.owner[5])
+    def ref(self) -> ExampleRef:
+        return ExampleRef.of(self.place, self.owner.turn_index)
 
     @property
     def example_id(self) -> str:
-        return f"{self.owner[2]}/{self.owner[5]}"
+        return f"{self.owner.dialogue_id}/{self.owner.turn_index}"
 
     @property
     def split(self) -> str:
-        return VALIDATION if self.owner[0] else TRAIN
+        return VALIDATION if self.owner.split_rank else TRAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +94,18 @@ class LightTurn(Turn):
     digest: bytes = b""
 
 
-def place(dialogue: Dialogue) -> tuple[str, int, str, str]:
+def place(dialogue: Dialogue) -> Place:
     """Where a dialogue is: (source, line, id, content id). Values sharing a line of a .json file
     share source and line, and may share an id; only equal values share all four (and it does not
     matter which of them is kept). A dialogue rejoined from parts, which the planning pass sees
     with light turns, has a digest of its turn digests instead; one of several records needs none:
     its id (conversation and part numbers, each kept once) and first record tell it apart."""
     if dialogue.parts:
-        return dialogue.source, dialogue.line, dialogue.id, ""
+        return Place(dialogue.source, dialogue.line, dialogue.id, "")
     if dialogue.conversation:
         digests = b"".join(turn_digest(t) for t in dialogue.turns)
-        return dialogue.source, dialogue.line, dialogue.id, hashlib.blake2b(digests, digest_size=10).hexdigest()
-    return dialogue.source, dialogue.line, dialogue.id, content_id(dialogue.turns)
+        return Place(dialogue.source, dialogue.line, dialogue.id, hashlib.blake2b(digests, digest_size=10).hexdigest())
+    return Place(dialogue.source, dialogue.line, dialogue.id, content_id(dialogue.turns))
 
 
 def canonical(turn: Turn) -> bytes:
@@ -106,7 +140,7 @@ def example_keys(dialogue: Dialogue, mode: str) -> list[ExampleKey]:
         target = turn_digest(turn)
         running.update(target)
         if i in ends:
-            owner = (rank, dialogue.unit, dialogue.id, dialogue.source, dialogue.line, ends[i])
+            owner = Owner(rank, dialogue.unit, dialogue.id, dialogue.source, dialogue.line, ends[i])
             out.append(ExampleKey(running.copy().digest(), target, owner, where))
     return out
 

@@ -35,10 +35,9 @@ def _later_records(id_records):
     """(id, [(place, id type)]) -> (place, detail) of every record but the first by file and line."""
     dialogue_id, records = id_records
     (first, first_type), *later = sorted(records)
-    source, line, *_ = first  # a place: (source, line, id, content id)
     for where, id_type in later:
         if where != first:  # the same place (equal values on one line) cannot be told apart
-            yield where, duplicate_id_detail(dialogue_id, id_type, f"{source}:{line}", first_type)
+            yield where, duplicate_id_detail(dialogue_id, id_type, f"{first.source}:{first.line}", first_type)
 
 
 def _dropped(key_copies):

@@ -131,7 +131,7 @@ def test_keys_equal_for_equal_memory_and_target_only():
     assert prefix[0].key == full[0].key == fork[0].key
     assert fork[1].key != full[1].key and fork[1].target != full[1].target
     assert example_keys(dialogue("q1", "a1", system="S"), "per_response")[0].key != prefix[0].key
-    assert full[1].key != full[0].key and full[1].owner[5] == 3
+    assert full[1].key != full[0].key and full[1].owner.turn_index == 3
 
 
 def test_every_turn_field_is_in_the_key():
