@@ -7,13 +7,13 @@ duplicate ids, and one ExampleKey (two digests and the owner) per example; the s
 only what is dropped. Dialogues and examples never travel.
 
 Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
-- duplicate_ids: place(dialogue) (source, line, id, content id; core/dedup.py) of a single-record
+- duplicate_ids: the Place (source, line, id, content id; core/dedup.py) of a single-record
   dialogue that is not a part (the dialogues read also hold conversations of one record) whose
   id an earlier record (by file, then line) already has -> the reject's detail, naming that
   record's "source:line". Ids compare as text: 7 and "7" are one, and the detail names both
   JSON types (core/dedup.py duplicate_id_detail).
-- duplicates: place(dialogue) + (turn_index,) of an example dropped as a copy -> id of the kept copy.
-- train_targets: place(dialogue) + (turn_index,) of a validation example whose target is also a
+- duplicates: the ExampleRef (place + turn index) of an example dropped as a copy -> id of the kept copy.
+- train_targets: the ExampleRef of a validation example whose target is also a
   training target (with other memory) -> True.
 """
 
