@@ -15,11 +15,13 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 ANCHOR = "a"  # encoded in front of a mid-text unit so the tokenizer sees it as mid-text
 CHUNK_CHARS = 192  # a longer unit is encoded in chunks of about this size (measured: benchmarks/README.md)
 _SPLIT_POINT = re.compile(r"(?<=\S) ")
+_END = itemgetter(1)  # a token's end in an (start, end) offset pair
 
 
 class TokenizerError(ValueError):
@@ -174,8 +176,11 @@ class TextEncoder:
             ids = ids if start else ids[skip:]
             ends = None
             if want:
-                shift = 0 if start else len(ANCHOR)
-                ends = tuple(e - shift for _, e in enc.offsets[0 if start else skip :])
+                if start:
+                    ends = tuple(map(_END, enc.offsets))
+                else:
+                    shift = len(ANCHOR)
+                    ends = tuple([e - shift for _, e in enc.offsets[skip:]])
             out.append((tuple(ids), ends))
         return out
 
