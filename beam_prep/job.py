@@ -15,6 +15,7 @@ from beam_prep.checks import check
 from beam_prep.config import ConfigError, RunConfig, pipeline_args
 from beam_prep.core.limits import turn_char_limit
 from beam_prep.core.loading import TOKENIZER_FILES
+from beam_prep.core.tokenizer import known_identity
 from beam_prep.io.cache import localize_dir
 from beam_prep.io.commit import TEMP_DIR
 from beam_prep.io.fs import join, url_to_fs
@@ -51,6 +52,13 @@ def beam_options(beam_argv: list[str], config: RunConfig) -> PipelineOptions:
     return options
 
 
+def worker_spec(config: RunConfig, template) -> WorkerSpec:
+    """What the workers build their Fitter from; with the identity of the tokenizer check() loaded
+    in this process, if it did, so that each worker can load the same one without AutoTokenizer."""
+    identity = known_identity(localize_dir(config.tokenizer, TOKENIZER_FILES))
+    return WorkerSpec(config.fitter_spec(template), config.tokenizer, identity)
+
+
 def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = None) -> dict:
     """Run the whole job and return stats.json's content (`checked`: check(config), if already run).
 
@@ -60,7 +68,7 @@ def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
     """
     template, files = checked or check(config)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    spec = WorkerSpec(config.fitter_spec(template), config.tokenizer)
+    spec = worker_spec(config, template)
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)
     fs, out_path = url_to_fs(config.output)
@@ -94,7 +102,7 @@ def dry_run(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
     runner = runner_name(beam_argv, config)
     argv = list(beam_argv) + (["--dry_run=True"] if runner == "DataflowRunner" else [])
     options = beam_options(argv, config)
-    spec = WorkerSpec(config.fitter_spec(template), config.tokenizer)
+    spec = worker_spec(config, template)
     manifest = manifest_for(config, template, files, "dry-run")
     p = beam.Pipeline(options=options)
     tmp_root = join(config.output, TEMP_DIR, "dry-run")

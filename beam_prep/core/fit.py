@@ -107,10 +107,23 @@ def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:
     return Reject(reason, dialogue.source, dialogue.line, "", detail, dialogue.id)
 
 
+_LAST_STRUCTURED: tuple = (None, False)  # (the last dialogue asked about, whether it is structured)
+
+
+def _structured(dialogue: Dialogue) -> bool:
+    """`dialogue.structured`, asked once per dialogue rather than per example: it reads every turn,
+    and a dialogue's examples are rendered one after another (one tuple swap: thread-safe)."""
+    global _LAST_STRUCTURED
+    last = _LAST_STRUCTURED
+    if last[0] is not dialogue:
+        last = _LAST_STRUCTURED = (dialogue, dialogue.structured)
+    return last[1]
+
+
 def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
     """(text, completion start): the rendered window, and where its last turn's trained span begins
     (layout.answer_start), so `completion` is exactly what per_response labels train."""
-    if ex.dialogue.structured:  # where the target's trained span begins (after its header)
+    if _structured(ex.dialogue):  # where the target's trained span begins (after its header)
         text, spans = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
         return text, spans[-1][0] if spans else len(text)
     skeleton, contents, _ = fitter.layout.window(ex.dialogue, ex.start, ex.end)

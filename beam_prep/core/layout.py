@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import NamedTuple
 
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example
@@ -228,7 +229,7 @@ class WindowLayout:
         ends = any(flags)
         self._encode_missing((u, cache, ends) for u in units)
         tokens = [self._store(u, cache)[u.key] for u in units]
-        ids = [i for t in tokens for i in t.ids]
+        ids = list(chain.from_iterable(t.ids for t in tokens))
         labels = [IGNORE_INDEX] * len(ids)
         if ends:
             text = "".join(u.text for u in units)

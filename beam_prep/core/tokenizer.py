@@ -9,15 +9,19 @@ always encoded with special-token parsing off: `</s>` typed by a user never beco
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import os
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 ANCHOR = "a"  # encoded in front of a mid-text unit so the tokenizer sees it as mid-text
 CHUNK_CHARS = 192  # a longer unit is encoded in chunks of about this size (measured: benchmarks/README.md)
 _SPLIT_POINT = re.compile(r"(?<=\S) ")
+_END = itemgetter(1)  # a token's end in an (start, end) offset pair
 
 
 class TokenizerError(ValueError):
@@ -33,23 +37,31 @@ class UnitTokens:
 class TextEncoder:
     """Load once per worker (DoFn.setup); never pickle it into the pipeline graph."""
 
-    def __init__(self, tokenizer_dir: str | Path):
+    def __init__(self, tokenizer_dir: str | Path, expected: tuple[str, str] = ("", "")):
+        """`expected`: another process's `identity` of this folder (pipeline/worker.py). When the
+        class it names, loaded directly, gives the same tokenizer (the digest matches), that class
+        is used and `AutoTokenizer`, whose imports pull in PyTorch (3 CPU-s a worker), is not."""
         # transformers warns at import that PyTorch is missing: we only need its tokenizers.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        from transformers import AutoTokenizer
-
         path = Path(tokenizer_dir)
         if not (path / "tokenizer.json").is_file():
             raise TokenizerError(f"no tokenizer.json in tokenizer directory {str(tokenizer_dir)!r}")
-        try:
-            self.hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        except Exception as exc:  # transformers raises many kinds; the message is what matters
-            raise TokenizerError(f"cannot load tokenizer from {str(tokenizer_dir)!r}: {exc}") from None
+        self.hf, serialized = _direct(path, expected) if expected[0] else (None, "")
+        if self.hf is None:
+            from transformers import AutoTokenizer
+
+            try:
+                self.hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            except Exception as exc:  # transformers raises many kinds; the message is what matters
+                raise TokenizerError(f"cannot load tokenizer from {str(tokenizer_dir)!r}: {exc}") from None
+            serialized = self.hf.backend_tokenizer.to_str()
         self.backend = self.hf.backend_tokenizer
-        self.plain = self.backend.__class__.from_str(self.backend.to_str())
+        self.plain = self.backend.__class__.from_str(serialized)
         self.plain.encode_special_tokens = True  # content and literal text: never parse specials
         self.plain.no_truncation()
         self.plain.no_padding()
+        self.identity = _identity(self.hf, serialized)
+        _IDENTITIES[str(path.resolve())] = self.identity
         self.bos_token = self.hf.bos_token or ""
         self.eos_token = self.hf.eos_token or ""
         self.chat_template = _chat_template(path)
@@ -164,10 +176,43 @@ class TextEncoder:
             ids = ids if start else ids[skip:]
             ends = None
             if want:
-                shift = 0 if start else len(ANCHOR)
-                ends = tuple(e - shift for _, e in enc.offsets[0 if start else skip :])
+                if start:
+                    ends = tuple(map(_END, enc.offsets))
+                else:
+                    shift = len(ANCHOR)
+                    ends = tuple([e - shift for _, e in enc.offsets[skip:]])
             out.append((tuple(ids), ends))
         return out
+
+
+_IDENTITIES: dict[str, tuple[str, str]] = {}  # tokenizer folder -> identity of the last encoder made of it
+
+
+def known_identity(tokenizer_dir: str | Path) -> tuple[str, str]:
+    """The `identity` of an encoder this process made of the folder, or ("", ""): none was made."""
+    return _IDENTITIES.get(str(Path(tokenizer_dir).resolve()), ("", ""))
+
+
+def _identity(hf, serialized: str) -> tuple[str, str]:
+    """(the tokenizer's class as module.name, a digest of everything of it the encoder reads:
+    the backend's serialisation, BOS and EOS)."""
+    cls = type(hf)
+    digest = hashlib.sha256("\0".join((serialized, hf.bos_token or "", hf.eos_token or "")).encode("utf-8"))
+    return f"{cls.__module__}.{cls.__qualname__}", digest.hexdigest()
+
+
+def _direct(path: Path, expected: tuple[str, str]):
+    """(tokenizer, its backend serialised) loaded with the class `expected` names, if it is the
+    tokenizer `expected` describes; else (None, "") and the caller asks AutoTokenizer."""
+    module, _, name = expected[0].rpartition(".")
+    if not module.startswith("transformers."):
+        return None, ""
+    try:
+        hf = getattr(importlib.import_module(module), name).from_pretrained(str(path), local_files_only=True)
+        serialized = hf.backend_tokenizer.to_str()
+    except Exception:  # any failure: AutoTokenizer decides, and reports its own error
+        return None, ""
+    return (hf, serialized) if _identity(hf, serialized) == tuple(expected) else (None, "")
 
 
 def chunk_cuts(text: str, size: int | None = None) -> list[int]:

@@ -11,6 +11,7 @@ from array import array
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from beam_prep.io.fs import url_to_fs
@@ -117,6 +118,13 @@ class ShardFiles:
         if not rows:
             return
         table, lines = encode_rows(rows, self.schema)  # before the files: rows refused leave them as they were
+        self.write_table(table, lines)
+
+    def write_table(self, table: pa.Table, lines: bytes) -> None:
+        """A table of this schema and its JSON lines, already encoded (written again when small
+        shards are merged, pipeline/compact.py)."""
+        if not table.num_rows:
+            return
         try:
             parquet, jsonl, arrow = self._writers or self._open()
             parquet.write_table(table, row_group_size=self.ROW_GROUP_ROWS)
@@ -126,8 +134,8 @@ class ShardFiles:
         except BaseException:
             self.abort()
             raise
-        self.rows += len(rows)
-        self.tokens += sum(r["num_tokens"] for r in rows)
+        self.rows += table.num_rows
+        self.tokens += pc.sum(table.column("num_tokens")).as_py()
 
     def close(self, empty_ok: bool = False) -> None:
         """Finish every file; if one fails, the others are still finished, then the error is raised."""

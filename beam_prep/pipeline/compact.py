@@ -14,6 +14,7 @@ its rows written on through the shard writer's bounded buffer, on local disk and
 from __future__ import annotations
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beam_prep.io.fs import join, url_to_fs
@@ -40,22 +41,36 @@ def plan_compaction(shards: list[ShardWritten], tokens_per_shard: int) -> list[l
 
 def merge_shards(group: list[ShardWritten], tmp_root: str, packed: bool = False) -> ShardWritten:
     """One shard with the rows of `group`, in order (a group of one is returned as it is); `packed`:
-    the shards hold packed rows (--packing), written again with the packed schema."""
+    the shards hold packed rows (--packing), written again with the packed schema.
+
+    The rows are not decoded: each part's Parquet batches go on as tables (to Parquet and Arrow)
+    with the same rows' lines of its JSONL file, so the merged files hold the very rows, and JSON
+    lines, that their parts held."""
     if len(group) == 1:
         return group[0]
     out = ShardWriter(tmp_root, group[0].split, group[0].first, packed=packed)
+    schema = out.files.schema
     try:
         for w in group:
-            fs, path = url_to_fs(join(tmp_root, w.paths.parquet))
-            with fs.open(path, "rb") as f:
+            parquet_fs, parquet = url_to_fs(join(tmp_root, w.paths.parquet))
+            jsonl_fs, jsonl = url_to_fs(join(tmp_root, w.paths.jsonl))
+            with parquet_fs.open(parquet, "rb") as f, jsonl_fs.open(jsonl, "rb") as lines:
                 for batch in pq.ParquetFile(f).iter_batches(batch_size=ROWS_PER_TABLE):
-                    for row in batch.to_pylist():
-                        if out.add(row):
-                            out.flush()
+                    table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+                    text = b"".join(_lines(lines, table.num_rows))
+                    out.files.write_table(table, text)
         return out.close(empty_ok=True)
     except BaseException:
         out.abort()
         raise
+
+
+def _lines(f, n: int) -> list[bytes]:
+    """The next `n` lines of a JSONL file, each with its newline (a shard's last line has one too)."""
+    lines = [f.readline() for _ in range(n)]
+    if not lines[-1].endswith(b"\n"):
+        raise ValueError("a shard's JSONL file holds fewer lines than its Parquet file has rows")
+    return lines
 
 
 class CompactShards(beam.PTransform):

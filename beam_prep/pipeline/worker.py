@@ -29,9 +29,13 @@ from beam_prep.io.redact import for_workers, install_worker
 class WorkerSpec:
     fitter: FitterSpec
     tokenizer: str  # local folder or s3:// / gs:// URL
+    # The submitting process's TextEncoder.identity of the tokenizer (class, digest), if it made one:
+    # a worker that loads the same tokenizer with that class skips AutoTokenizer's imports.
+    encoder: tuple[str, str] = ("", "")
 
     def build(self) -> Fitter:
-        return self.fitter.build(TextEncoder(localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES)))
+        local = localize_dir(worker_tokenizer_path(self.tokenizer), TOKENIZER_FILES)
+        return self.fitter.build(TextEncoder(local, self.encoder))
 
 
 def worker_tokenizer_path(tokenizer: str) -> str:

@@ -120,3 +120,59 @@ def test_examples_with_long_turns_equal_the_tokenizer(template, tokenizer):
     for ex in examples:
         text, _ = window_text(fitter, ex)
         assert fitter.encoder.encode_text(text) == list(ex.input_ids)
+
+
+@pytest.mark.parametrize("folder", [Path(BUNDLED_TOKENIZER), *sorted(FIXTURES.glob("mistral-*"))], ids=lambda p: p.name)
+def test_a_worker_given_the_identity_loads_the_same_tokenizer_without_autotokenizer(folder, monkeypatch):
+    """What pipeline/worker.py does with the submitting process's identity: the class it names,
+    loaded directly, must be the tokenizer AutoTokenizer gives (same serialisation, BOS, EOS, ids)."""
+    auto = TextEncoder(folder)
+    import transformers
+
+    def refused(*args, **kwargs):
+        raise AssertionError("AutoTokenizer used although the identity was given")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refused)
+    direct = TextEncoder(folder, auto.identity)
+    assert type(direct.hf) is type(auto.hf)
+    assert direct.identity == auto.identity
+    assert direct.backend.to_str() == auto.backend.to_str()
+    assert (direct.prefix_ids, direct.suffix_ids, direct.special_ids) == (
+        auto.prefix_ids,
+        auto.suffix_ids,
+        auto.special_ids,
+    )
+    text = "Hello  world ça va 数据 </s> <|im_end|> 🙂\n\tdef f(a, b):"
+    assert direct.encode_text(text) == auto.encode_text(text)
+    units = [(text, True), (" " + text, False)]
+    assert direct.encode_units(units) == auto.encode_units(units)
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        ("transformers.models.llama.tokenization_llama.LlamaTokenizer", "0" * 64),  # another tokenizer's digest
+        ("transformers.tokenization_utils_tokenizers.TokenizersBackend", None),  # another class, same digest
+        ("os.path.join", None),  # not a transformers class
+        ("transformers.no_such_module.Tokenizer", None),
+    ],
+)
+def test_an_identity_that_does_not_match_falls_back_to_autotokenizer(identity):
+    auto = TextEncoder(BUNDLED_TOKENIZER)
+    given = (identity[0], identity[1] or auto.identity[1])
+    other = TextEncoder(BUNDLED_TOKENIZER, given)
+    assert other.identity == auto.identity
+    assert type(other.hf) is type(auto.hf)
+
+
+def test_the_identity_of_a_folder_is_known_once_an_encoder_is_made_of_it(tmp_path):
+    import shutil
+
+    from beam_prep.core.tokenizer import known_identity
+
+    copy = tmp_path / "tok"
+    shutil.copytree(BUNDLED_TOKENIZER, copy)
+    assert known_identity(copy) == ("", "")
+    made = TextEncoder(copy)
+    assert made.identity[0].startswith("transformers.") and len(made.identity[1]) == 64
+    assert known_identity(copy) == made.identity

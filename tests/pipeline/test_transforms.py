@@ -388,3 +388,17 @@ def test_finalize_commits_the_output(tmp_path):
     assert pq.read_table(out_dir / "parquet" / "train-00000-of-00001.parquet").num_rows == 3
     assert json.loads((out_dir / "stats.json").read_text())["records"]["read"] == 3
     assert len((out_dir / "rejects" / "rejects-00000-of-00001.jsonl").read_text().splitlines()) == 1
+
+
+def test_the_worker_spec_carries_the_identity_of_the_tokenizer_check_loaded(tmp_path):
+    from beam_prep.checks import check
+    from beam_prep.job import worker_spec
+
+    (tmp_path / "in.jsonl").write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n"
+    )
+    config = RunConfig(input=[str(tmp_path / "in.jsonl")], output=str(tmp_path / "out"))
+    template, _ = check(config, write_probe=False)
+    made = worker_spec(config, template)
+    assert made.encoder == TextEncoder(BUNDLED_TOKENIZER).identity
+    assert made.build().encoder.identity == made.encoder
