@@ -18,9 +18,9 @@ def test_portable_dry_run_submits_nothing(corpus, portable, tmp_path, capsys):
     jobs_before = sorted(portable.logs.rglob("*"))
     lines = dry_run(corpus, tmp_path / "out", portable.beam_args, capsys)
     assert lines[0].startswith("dry run: PortableRunner, 4 input files, ")
-    assert [line.split(". ", 1)[1] for line in lines if line.startswith("  ")][:8] == [
-        "PlanDialogues", "PlanRejoin", "PlanDuplicates", "ReadDialogues", "ReadRejoin", "AdmitDialogues",
-        "TruncateExamples", "RenderExamples",
+    assert [line.split(". ", 1)[1] for line in lines if line.startswith("  ")][:10] == [
+        "SplitConversations", "PlanDialogues", "PlanLightParts", "PlanRejoin", "PlanDuplicates", "ReadDialogues",
+        "ReadRejoin", "AdmitDialogues", "TruncateExamples", "RenderExamples",
     ]  # fmt: skip
     assert "worker environments: beam:env:external:v1" in lines  # the worker pool the job would use
     assert not (tmp_path / "out").exists()
