@@ -6,8 +6,11 @@ reads the output: examples per split, conversations rejoined, responses recovere
 dropped, and the validation examples whose conversation also has training examples (a leak; the
 conversation of a row is its dialogue id without the `_<n>` or `_<a>-<b>` suffix). `--tree` runs
 another checkout of beam_prep (e.g. the code before a change) with the same interpreter.
+`--split_pass` runs only the light pass that finds the conversations of several records
+(pipeline/rejoin.py SplitConversations) on the same runner and workers: the cost of that extra pass.
 
     python benchmarks/conversations.py --dialogues 20000 --workdir /tmp/conv [--tree /tmp/base] [--messages]
+    python benchmarks/conversations.py --dialogues 20000 --workdir /tmp/conv --split_pass
 """
 
 from __future__ import annotations
@@ -86,6 +89,57 @@ def run(corpus: Path, out: Path, workers: int, tree: str | None, schema: str = "
     }
 
 
+def split_pass(corpus: Path, workers: int, tree: str | None) -> dict:
+    """CPU, wall and memory of a job that is only SplitConversations (and a count of what it found)."""
+    env = dict(os.environ)
+    if tree:
+        env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_split_child", str(corpus), "--workers", str(workers)]
+    cmd += ["--workdir", str(corpus.parent)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tree or None)
+    sampler = TreeSampler(proc.pid, 0.2)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    peaks = sampler.stop()
+    if proc.returncode:
+        raise SystemExit(err.decode()[-3000:])
+    return {
+        "wall_seconds": round(wall, 1),
+        "runner_rss_mib": peaks["root_rss_mib"],
+        "largest_worker_rss_mib": peaks["largest_child_rss_mib"],
+        "cpu_seconds": peaks["cpu_seconds"],
+        **json.loads(out.decode().strip().splitlines()[-1]),
+    }
+
+
+def _split_child(corpus: str, workers: int) -> None:
+    """The child of split_pass: SplitConversations over the corpus, the count of conversations on stdout."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from beam_prep.config import RunConfig
+    from beam_prep.io.globs import common_root
+    from beam_prep.pipeline.rejoin import SplitConversations
+
+    files = sorted(str(f) for f in corpus_files_of(corpus))
+    config = RunConfig(input_format="sharegpt")
+    chunk, cap = int(config.input_chunk_mb * (1 << 20)), int(config.max_record_mb * (1 << 20))
+    options = PipelineOptions(
+        ["--runner=FnApiRunner", f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    )
+    found = Path(corpus) / "split-pass.count"
+    with beam.Pipeline(options=options) as p:
+        _ = (
+            p
+            | SplitConversations(files, common_root(files), chunk, cap, config.conversation_key_spec())
+            | beam.combiners.Count.Globally()
+            | beam.Map(lambda n: found.write_text(str(n)))
+        )
+    print(json.dumps({"conversations_of_several_records": int(found.read_text())}))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dialogues", type=int, default=20_000)
@@ -95,13 +149,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tree", help="a beam_prep checkout to run instead of the installed one")
     ap.add_argument("--label", default="run")
     ap.add_argument("--messages", action="store_true", help="the plain messages corpus (no parts, no copies)")
+    ap.add_argument("--split_pass", action="store_true", help="only the SplitConversations pass: its cost alone")
+    ap.add_argument("--_split_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args._split_child:
+        _split_child(args._split_child, args.workers)
+        return
     work = Path(args.workdir)
     schema = "messages" if args.messages else "sharegpt"
     corpus = work / f"corpus-{schema}-{args.dialogues}-{args.seed}"
     if not corpus_files_of(corpus):
         write_corpus(corpus, args.dialogues, args.seed, sharegpt=not args.messages)
-    result = run(corpus, work / f"out-{args.label}-{args.dialogues}", args.workers, args.tree, schema)
+    if args.split_pass:
+        result = split_pass(corpus, args.workers, args.tree)
+    else:
+        result = run(corpus, work / f"out-{args.label}-{args.dialogues}", args.workers, args.tree, schema)
     print(json.dumps({"label": args.label, "dialogues": args.dialogues, "workers": args.workers, **result}))
 
 

@@ -3,8 +3,9 @@
 An element can only be dropped as a copy once every other element has been seen, so the decisions
 come from a planning pass (the input read, normalised and rejoined once more, see build.py) and
 reach the writing pass as side inputs. Only small records cross its shuffles: (id, file, line) for
-duplicate ids, and one ExampleKey (two digests and the owner) per example; the side inputs hold
-only what is dropped. Dialogues and examples never travel.
+duplicate ids, and one ExampleKey (two digests and the owner) per example, packed into bytes while
+they cross (pipeline/shuffle.py); the side inputs hold only what is dropped. Dialogues and
+examples never travel.
 
 Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
 - duplicate_ids: the Place (source, line, id, content id; core/dedup.py) of a single-record
@@ -29,6 +30,7 @@ from beam_prep.core.dedup import (
     validation_train_targets,
 )
 from beam_prep.pipeline.read import Outputs
+from beam_prep.pipeline.shuffle import GroupPacked
 
 
 def _later_records(id_records):
@@ -41,13 +43,13 @@ def _later_records(id_records):
 
 
 def _dropped(key_copies):
-    kept, dropped = kept_and_dropped(list(key_copies[1]))
+    kept, dropped = kept_and_dropped(key_copies[1])
     for copy in dropped:
         yield copy.ref, kept.example_id
 
 
 def _train_targets(target_copies):
-    for copy in validation_train_targets(list(target_copies[1])):
+    for copy in validation_train_targets(target_copies[1]):
         yield copy.ref, True
 
 
@@ -63,7 +65,7 @@ class PlanDuplicates(beam.PTransform):
         duplicate_ids = (
             singles  # records of their own, with the JSON type of their id (7 and "7" print alike)
             | "IdOf" >> beam.FlatMap(lambda d: [] if d.conversation else [(d.id, (place(d), d.id_type))])
-            | "GroupIds" >> beam.GroupByKey()
+            | "GroupIds" >> GroupPacked()
             | "LaterRecords" >> beam.FlatMap(_later_records)
         )
         ids = beam.pvalue.AsDict(duplicate_ids)
@@ -80,13 +82,13 @@ class PlanDuplicates(beam.PTransform):
         duplicates = (
             keys
             | "ByKey" >> beam.Map(lambda k: (k.key, k))
-            | "GroupKeys" >> beam.GroupByKey()
+            | "GroupKeys" >> GroupPacked()
             | "Dropped" >> beam.FlatMap(_dropped)
         )
         train_targets = (
             keys
             | "ByTarget" >> beam.Map(lambda k: (k.target, k))
-            | "GroupTargets" >> beam.GroupByKey()
+            | "GroupTargets" >> GroupPacked()
             | "TrainTargets" >> beam.FlatMap(_train_targets)
         )
         return Outputs(duplicate_ids=duplicate_ids, duplicates=duplicates, train_targets=train_targets)

@@ -4,8 +4,9 @@ SplitConversations finds the conversations with more than one record from a ligh
 input (each record's conversation key, no normalising), so that a conversation's only record is
 rejoined where it is read (pipeline/read.py) and never travels. RejoinConversations is the one
 shuffle of whole records in the job, and only of the parts of those conversations: parts meet by
-conversation key, core/rejoin.py joins them, and each dialogue gets the split of its
-conversation, so no conversation is on both sides.
+conversation key (packed and compressed while they cross, pipeline/shuffle.py), core/rejoin.py
+joins them, and each dialogue gets the split of its conversation, so no conversation is on both
+sides.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import apache_beam as beam
 from beam_prep.core.conversation import ConversationKey
 from beam_prep.core.normalize import Policy
 from beam_prep.pipeline.read import REJECTS, FileParts, Outputs, _ReadPart, rejoined
+from beam_prep.pipeline.shuffle import GroupPacked
 from beam_prep.pipeline.stats import STATS, CountingDoFn
 
 
@@ -24,7 +26,7 @@ class _Rejoin(CountingDoFn):
 
     def process(self, conversation_parts):
         conversation, parts = conversation_parts
-        yield from rejoined(conversation, list(parts), self._policy, self._seed, self._val, self.count)
+        yield from rejoined(conversation, parts, self._policy, self._seed, self._val, self.count)
 
 
 class RejoinConversations(beam.PTransform):
@@ -37,7 +39,7 @@ class RejoinConversations(beam.PTransform):
     def expand(self, parts):
         out = (
             parts
-            | "GroupParts" >> beam.GroupByKey()
+            | "GroupParts" >> GroupPacked(compress=True)
             | "Rejoin" >> beam.ParDo(self._fn).with_outputs(REJECTS, STATS, main="dialogues")
         )
         return Outputs(dialogues=out.dialogues, rejects=out[REJECTS], stats=out[STATS])

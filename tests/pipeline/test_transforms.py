@@ -40,6 +40,7 @@ from beam_prep.pipeline.pack import PackRows
 from beam_prep.pipeline.read import PARTS, REJECTS, FileParts, ReadDialogues
 from beam_prep.pipeline.rejoin import RejoinConversations, SplitConversations
 from beam_prep.pipeline.render import RenderExamples
+from beam_prep.pipeline.shuffle import GroupPacked
 from beam_prep.pipeline.stats import STATS, MergeCounters
 from beam_prep.pipeline.truncate import TruncateExamples
 from beam_prep.pipeline.worker import WorkerSpec
@@ -208,6 +209,21 @@ def test_rejoin_conversations_joins_consecutive_parts_in_order():
         )
         counts = {Stat(Outcome.CONVERSATION): 1, Stat(Outcome.GAP): 1}
         assert_that(merged(out[STATS]), counts_equal(counts), label="counts")
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_group_packed_groups_like_group_by_key_and_gives_the_values_back(compress):
+    """The values cross the shuffle as bytes; what comes out is the named values, grouped."""
+    one, two = Part("c", 0, talk("c_0", "first", "answer one")), Part("c", 1, talk("c_1", "more", "two"))
+    pairs = [("c", one), ("d", two), ("c", two)]
+    with pipeline() as p:
+        grouped = p | beam.Create(pairs) | GroupPacked(compress)
+        assert_that(
+            grouped | beam.MapTuple(lambda k, vs: (k, sorted((v.number, v.dialogue.id) for v in vs))),
+            equal_to([("c", [(0, "c_0"), (1, "c_1")]), ("d", [(1, "c_1")])]),
+            label="groups",
+        )
+        assert_that(grouped | beam.FlatMap(lambda kv: kv[1]) | beam.Filter(lambda v: v == one), equal_to([one]))
 
 
 def _examples(dialogues: list[Dialogue]) -> list[Example]:
