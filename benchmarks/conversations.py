@@ -57,22 +57,29 @@ def leak(out: Path) -> dict:
     }
 
 
-def run(corpus: Path, out: Path, workers: int, tree: str | None, schema: str = "sharegpt") -> dict:
+def _sampled(cmd: list[str], tree: str | None) -> tuple[bytes, float, dict]:
+    """Run `cmd` (with `tree` first on PYTHONPATH) while its process tree is sampled: its stdout,
+    wall seconds and peaks; exit with its stderr if it fails."""
     env = dict(os.environ)
     if tree:
         env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "beam_prep", "--input", str(corpus / "part-*.jsonl.gz"), "--output", str(out)]
-    cmd += ["--input_format", schema, "--max_seq_length", "2048", "--runner=FnApiRunner"]
-    cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tree or None)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tree or None)
     sampler = TreeSampler(proc.pid, 0.2)
     sampler.start()
-    _, err = proc.communicate()
+    out, err = proc.communicate()
     wall = time.perf_counter() - started
     peaks = sampler.stop()
     if proc.returncode:
         raise SystemExit(err.decode()[-3000:])
+    return out, wall, peaks
+
+
+def run(corpus: Path, out: Path, workers: int, tree: str | None, schema: str = "sharegpt") -> dict:
+    cmd = [sys.executable, "-m", "beam_prep", "--input", str(corpus / "part-*.jsonl.gz"), "--output", str(out)]
+    cmd += ["--input_format", schema, "--max_seq_length", "2048", "--runner=FnApiRunner"]
+    cmd += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    _, wall, peaks = _sampled(cmd, tree)
     stats = json.loads((out / "stats.json").read_text())
     figures = {k: stats[k] for k in ("conversations", "duplicates", "validation_train_targets") if k in stats}
     return {
@@ -91,20 +98,9 @@ def run(corpus: Path, out: Path, workers: int, tree: str | None, schema: str = "
 
 def split_pass(corpus: Path, workers: int, tree: str | None) -> dict:
     """CPU, wall and memory of a job that is only SplitConversations (and a count of what it found)."""
-    env = dict(os.environ)
-    if tree:
-        env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_split_child", str(corpus), "--workers", str(workers)]
     cmd += ["--workdir", str(corpus.parent)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tree or None)
-    sampler = TreeSampler(proc.pid, 0.2)
-    sampler.start()
-    out, err = proc.communicate()
-    wall = time.perf_counter() - started
-    peaks = sampler.stop()
-    if proc.returncode:
-        raise SystemExit(err.decode()[-3000:])
+    out, wall, peaks = _sampled(cmd, tree)
     return {
         "wall_seconds": round(wall, 1),
         "runner_rss_mib": peaks["root_rss_mib"],
