@@ -179,6 +179,7 @@ def _check(command: str, config, beam_argv: list[str]):
 
     config.validate()
     runners.check_paths(beam_argv, config)  # no Beam import, no network: reported in under a second
+    runners.check_secret_options(beam_argv, config)
     runners.check_extra(runners.runner_name(beam_argv, config))
     from beam_prep.checks import check, probe_output
 

@@ -8,7 +8,9 @@ repeated in a message: an unknown option may carry a secret.
 
 Runners whose workers run elsewhere (Dataflow, Flink, Spark, a remote job server) cannot read a
 local input, output or tokenizer; `check_paths` says so at once instead of after minutes of retries.
-`check_extra` names the pip extra a runner needs when it is missing.
+`check_extra` names the pip extra a runner needs when it is missing. `check_secret_options`
+keeps credentials out of Beam's options where workers run elsewhere: Beam's worker harness logs
+its options at start-up, before any code of ours is loaded to redact them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 
 from beam_prep.config import BUNDLED_TOKENIZER, ConfigError, RunConfig, pipeline_args
 from beam_prep.io.fs import is_remote
+from beam_prep.io.redact import is_secret_name, secrets_of
 
 # Runners that run our code on this machine (None: Beam's default, the DirectRunner).
 LOCAL_RUNNERS = (None, "DirectRunner", "FnApiRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
@@ -85,6 +88,30 @@ def check_paths(beam_argv: list[str], config: RunConfig) -> None:
             f"{flag} {path!r} is a local path, which the workers of --runner {runner} cannot read: "
             "use a gs:// or s3:// URL (docs/engines.md)"
         )
+
+
+def check_secret_options(beam_argv: list[str], config: RunConfig) -> None:
+    """ConfigError naming (never quoting) a Beam option that carries a credential, when the runner
+    starts its workers with Beam's harness (portable runners, Dataflow): it logs every option at
+    start-up, and Dataflow shows them with the job. Our storage reads the environment, an instance
+    role or workload identity (docs/cloud.md), never Beam's options, so nothing is lost."""
+    runner = runner_name(beam_argv, config)
+    if runner in LOCAL_RUNNERS:
+        return
+    for where, args in (("pipeline_options key", pipeline_args(config.pipeline_options)), ("", list(beam_argv))):
+        for i, arg in enumerate(args):
+            if not arg.startswith("--"):
+                continue
+            name, eq, value = arg.partition("=")
+            if not eq and i + 1 < len(args) and not args[i + 1].startswith("--"):
+                value = args[i + 1]
+            if (is_secret_name(name) and value) or secrets_of([f"{name}={value}"]):
+                shown = f"{where} {name[2:]!r}" if where else name
+                raise ConfigError(
+                    f"{shown} holds a credential, which --runner {runner}'s workers would log with their options "
+                    "at start-up: give it through the workers' environment, an instance role or workload "
+                    "identity instead (docs/cloud.md, Secrets)"
+                )
 
 
 def check_extra(runner: str | None) -> None:

@@ -1,6 +1,6 @@
 """A library that quotes a secret, loaded into every process of a run (leaky_site/sitecustomize.py).
 
-On the record with id "leak" it prints the value of I18C_LEAKED_VALUE, logs it, writes it to
+On the record with id "leak" it prints the value of BEAM_PREP_TEST_LEAKED_VALUE, logs it, writes it to
 stderr and raises with it (a failure that becomes an internal_error reject, or fails the run with
 --internal_errors fail). The variable's name is not secret-looking: beam_prep knows the value only
 because the run was also given it as --s3_secret_access_key, so only by-value redaction catches it.
@@ -14,7 +14,7 @@ import sys
 
 from beam_prep.pipeline import read
 
-VALUE = os.environ.get("I18C_LEAKED_VALUE", "")
+VALUE = os.environ.get("BEAM_PREP_TEST_LEAKED_VALUE", "")
 _normalize = read.normalize
 
 

@@ -87,7 +87,7 @@ def run_cli(args: list[str], fail_on_leak_record: bool = False) -> subprocess.Co
     env = {
         **os.environ,
         "AWS_SECRET_ACCESS_KEY": ENV_SECRET,
-        "I18C_LEAKED_VALUE": OPTION_SECRET,
+        "BEAM_PREP_TEST_LEAKED_VALUE": OPTION_SECRET,
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent / "leaky_site"), str(ROOT)]),
     }
     strict = ["--internal_errors", "fail"] if fail_on_leak_record else []
@@ -187,9 +187,46 @@ def test_a_dry_run_plan_and_the_yaml_pipeline_options_echo_no_secret(tmp_path, c
         f"  environment_type: PROCESS\n  environment_options:\n"
         f"    - process_command=/bin/true\n    - process_variables=HF_TOKEN={JSON_SECRET},REGION=eu\n"
     )
-    portable = ["--runner=PortableRunner", "--job_endpoint=localhost:1", "--s3_secret_access_key", OPTION_SECRET]
-    assert main(["run", "--config", str(config), "--dry_run", "--verbose", *portable]) == 0
+    local = ["--runner=FnApiRunner", "--s3_secret_access_key", OPTION_SECRET]  # workers here: nothing logs options
+    assert main(["run", "--config", str(config), "--dry_run", "--verbose", *local]) == 0
     captured = capsys.readouterr()
     assert_nothing_leaks(captured.out, captured.err)
     assert "dry run:" in captured.out and [p.name for p in tmp_path.iterdir()] == ["run.yaml"]  # nothing written
     assert f"output would go to: {tmp_path}/out?X-Amz-Security-Token={REDACTED}" in captured.out
+
+
+REMOTE = {
+    "dataflow": ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"],
+    "portable": ["--runner=PortableRunner", "--job_endpoint=localhost:1"],
+}
+IN_BEAM_OPTIONS = {  # (where the secret is, the name the error gives)
+    "option": (["--s3_secret_access_key", OPTION_SECRET], "--s3_secret_access_key"),
+    "option_equals": ([f"--s3_session_token={OPTION_SECRET}"], "--s3_session_token"),
+    "process_variables": (
+        ["--environment_type=PROCESS", f"--environment_options=process_variables=HF_TOKEN={JSON_SECRET},REGION=eu"],
+        "--environment_options",
+    ),
+    "environment_config": (secret_options()[2:], "--environment_config"),
+    "yaml": ([], "pipeline_options key 's3_secret_access_key'"),
+}
+
+
+@pytest.mark.parametrize("runner", sorted(REMOTE))
+@pytest.mark.parametrize("case", sorted(IN_BEAM_OPTIONS))
+def test_a_credential_in_beam_options_is_refused_where_workers_log_their_options(
+    runner, case, tmp_path, capsys, monkeypatch
+):
+    """Beam's worker harness logs its options at start-up, before our redaction is loaded: where
+    workers run through it, a credential in Beam's options is a config mistake (exit 2, named, not
+    quoted), found before anything is touched."""
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    args, named = IN_BEAM_OPTIONS[case]
+    config = tmp_path / "run.yaml"
+    yaml_options = f"pipeline_options:\n  s3_secret_access_key: {YAML_SECRET}\n" if case == "yaml" else ""
+    config.write_text(f"input: [s3://bucket/in/*.jsonl]\noutput: s3://bucket/out\n{yaml_options}")
+    code = main(["run", "--config", str(config), "--dry_run", *REMOTE[runner], *args])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    line = assert_nothing_leaks(captured.out, captured.err).strip()
+    assert line.startswith(f"beam_prep: error: {named} holds a credential"), line
+    assert line.count("\n") == 0 and [p.name for p in tmp_path.iterdir()] == ["run.yaml"]
