@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from beam_prep.config import BUNDLED_TOKENIZER, ConfigError, RunConfig, pipeline_args
 from beam_prep.io.fs import is_remote
-from beam_prep.io.redact import is_secret_name, secrets_of
+from beam_prep.io.redact import is_secret_name, option_values, secrets_of
 
 # Runners that run our code on this machine (None: Beam's default, the DirectRunner).
 LOCAL_RUNNERS = (None, "DirectRunner", "FnApiRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
@@ -99,12 +99,7 @@ def check_secret_options(beam_argv: list[str], config: RunConfig) -> None:
     if runner in LOCAL_RUNNERS:
         return
     for where, args in (("pipeline_options key", pipeline_args(config.pipeline_options)), ("", list(beam_argv))):
-        for i, arg in enumerate(args):
-            if not arg.startswith("--"):
-                continue
-            name, eq, value = arg.partition("=")
-            if not eq and i + 1 < len(args) and not args[i + 1].startswith("--"):
-                value = args[i + 1]
+        for name, value in option_values(args):
             if (is_secret_name(name) and value) or secrets_of([f"{name}={value}"]):
                 shown = f"{where} {name[2:]!r}" if where else name
                 raise ConfigError(

@@ -94,18 +94,24 @@ def _pattern_values(text: str) -> list[str]:
     return found
 
 
+def option_values(argv) -> list[tuple[str, str]]:
+    """(name, value) of every option of a command line, in both forms (`--name=value`, `--name
+    value`); the value is "" for a flag without one."""
+    out = []
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if name.startswith("-"):
+            if not eq and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                value = argv[i + 1]
+            out.append((name, value))
+    return out
+
+
 def secrets_of(argv=(), values=None, environ=None) -> set[str]:
     """The secret values in a command line, a configuration mapping and an environment."""
-    found: list[str] = []
     argv = [str(a) for a in argv]
-    for i, arg in enumerate(argv):
-        found += _pattern_values(arg)
-        name, eq, value = arg.partition("=")
-        if name.startswith("-") and is_secret_name(name):
-            if eq:
-                found.append(value)
-            elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-                found.append(argv[i + 1])
+    found = [v for arg in argv for v in _pattern_values(arg)]
+    found += [value for name, value in option_values(argv) if is_secret_name(name)]
 
     def walk(value, secret=False):
         if isinstance(value, dict):
