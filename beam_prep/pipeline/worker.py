@@ -10,6 +10,7 @@ redacted on every runner, before a setup() of ours has run.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +61,24 @@ class _Holder:
 
 
 _HANDLE = shared.Shared()
+# Fitting makes millions of short-lived tuples and lists (token ids, offsets) that reference
+# counting frees; CPython's default collector still walks its young generation every 700 of them,
+# 15-25% of the fit stage's Python (benchmarks/README.md, run 7). A worker collects less often.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def acquire(spec: WorkerSpec) -> Fitter:
-    return _HANDLE.acquire(lambda: _Holder(spec.build()), tag=repr(spec)).fitter
+    return _HANDLE.acquire(lambda: _Holder(_loaded(spec.build())), tag=repr(spec)).fitter
+
+
+def _loaded(fitter: Fitter) -> Fitter:
+    """Once per worker process, after the tokenizer and template are in memory: what is loaded
+    (Beam, transformers, the tokenizer) is frozen out of collections, and the young generation's
+    threshold raised (cyclic garbage is still collected, less often)."""
+    if gc.get_threshold() != GC_THRESHOLDS:
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+    return fitter
 
 
 class RedactedDoFn(beam.DoFn):

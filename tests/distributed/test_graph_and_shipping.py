@@ -75,6 +75,22 @@ def test_fitter_spec_pickles_small_and_builds_once_per_process():
     assert acquire(same) is acquire(spec)  # one Fitter per process for equal specs
 
 
+def test_a_worker_collects_less_often_once_its_fitter_is_loaded():
+    """In a fresh interpreter, as a worker process: the default thresholds before, ours after."""
+    code = (
+        "import gc\n"
+        "from beam_prep.config import BUNDLED_TOKENIZER\n"
+        "from beam_prep.core.loading import FitterSpec\n"
+        "from beam_prep.core.templates import load_template\n"
+        "from beam_prep.pipeline.worker import GC_THRESHOLDS, WorkerSpec, acquire\n"
+        "before = gc.get_threshold()\n"
+        "acquire(WorkerSpec(FitterSpec(load_template('llama2-chat-memory'), 512), BUNDLED_TOKENIZER))\n"
+        "print(before != GC_THRESHOLDS, gc.get_threshold() == GC_THRESHOLDS, gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.split() == ["True", "True", "True"]
+
+
 def test_a_submitters_bundled_tokenizer_path_means_the_workers_own_copy():
     submitted = "/home/someone/.venv/lib/python3.11/site-packages/beam_prep/resources/tokenizer/mistral-7b-v0.1"
     assert worker_tokenizer_path(submitted) == BUNDLED_TOKENIZER
