@@ -5,7 +5,7 @@ batches of 64 dialogues (the tokenizer's own CPU, `encode_batch`, counted apart)
 example_row, rows_to_table per 1,024 rows, then the Parquet, JSONL and Arrow writes (to memory).
 The floor, every turn tokenized once (phases.py floor), runs in the same process before and after,
 and the faster of the two counts. CPU seconds (process_time: all threads, the Rust pool's too) are
-steadier than wall time on a shared machine.
+steadier than wall time on a shared machine. The garbage collector is set as in a worker.
 
     python benchmarks/stages.py --corpus /tmp/beam_prep_bench/corpus-6000-0
 """
@@ -30,6 +30,7 @@ from beam_prep.core.normalize import normalize
 from beam_prep.core.records import Example, RawRecord
 from beam_prep.io.shards import PARQUET_OPTIONS, ShardFiles, _arrow_schema, _json_lines, rows_to_table
 from beam_prep.pipeline.render import example_row
+from beam_prep.pipeline.worker import tune_collector
 from benchmarks.corpus import corpus_files_of, read_corpus
 from benchmarks.phases import BATCH
 from benchmarks.scaling import BATCH_DIALOGUES, make_fitter
@@ -54,6 +55,7 @@ def floor_cpu(backend, texts: list[str]) -> float:
 
 def measure(corpus: str) -> dict:
     fitter = make_fitter()
+    tune_collector()  # as a worker does once its Fitter is loaded (pipeline/worker.py)
     clock = _Clock()
     t = time.process_time()
     raws = list(read_corpus(corpus_files_of(corpus)))

@@ -68,17 +68,18 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def acquire(spec: WorkerSpec) -> Fitter:
-    return _HANDLE.acquire(lambda: _Holder(_loaded(spec.build())), tag=repr(spec)).fitter
+    fitter = _HANDLE.acquire(lambda: _Holder(spec.build()), tag=repr(spec)).fitter
+    tune_collector()
+    return fitter
 
 
-def _loaded(fitter: Fitter) -> Fitter:
+def tune_collector() -> None:
     """Once per worker process, after the tokenizer and template are in memory: what is loaded
     (Beam, transformers, the tokenizer) is frozen out of collections, and the young generation's
     threshold raised (cyclic garbage is still collected, less often)."""
     if gc.get_threshold() != GC_THRESHOLDS:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-    return fitter
 
 
 class RedactedDoFn(beam.DoFn):
