@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.explode import explode
@@ -29,7 +30,16 @@ from beam_prep.io.probes import is_file, probe_file, probe_writable
 PROBE_SECONDS = 10.0  # a template's probe renders take milliseconds; a runaway loop is stopped here
 
 
-def check(config: RunConfig, write_probe: bool = True):
+class Checked(NamedTuple):
+    """What `check` found: the template, the input files, and the identity (class, digest) of the
+    tokenizer it loaded, which the workers' spec carries (pipeline/worker.py WorkerSpec.encoder)."""
+
+    template: TemplateSpec
+    files: list[str]
+    encoder: tuple[str, str]
+
+
+def check(config: RunConfig, write_probe: bool = True) -> Checked:
     """Every check that needs no pipeline: ConfigError with the bad value and the fix. Nothing is
     written, except one probe object under a remote output (not with `write_probe=False`)."""
     config.validate()
@@ -61,7 +71,7 @@ def check(config: RunConfig, write_probe: bool = True):
         probe_output(config)
     else:  # reading the location still checks the bucket and the credentials
         _storage(probe_file, join(config.output, "_SUCCESS"), "--output")
-    return template, files
+    return Checked(template, files, encoder.identity)
 
 
 def run_template(config: RunConfig) -> TemplateSpec:

@@ -11,11 +11,10 @@ import uuid
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_prep.checks import check
+from beam_prep.checks import Checked, check
 from beam_prep.config import ConfigError, RunConfig, pipeline_args
 from beam_prep.core.limits import turn_char_limit
 from beam_prep.core.loading import TOKENIZER_FILES
-from beam_prep.core.tokenizer import known_identity
 from beam_prep.io.cache import localize_dir
 from beam_prep.io.commit import TEMP_DIR
 from beam_prep.io.fs import join, url_to_fs
@@ -52,23 +51,23 @@ def beam_options(beam_argv: list[str], config: RunConfig) -> PipelineOptions:
     return options
 
 
-def worker_spec(config: RunConfig, template) -> WorkerSpec:
-    """What the workers build their Fitter from; with the identity of the tokenizer check() loaded
-    in this process, if it did, so that each worker can load the same one without AutoTokenizer."""
-    identity = known_identity(localize_dir(config.tokenizer, TOKENIZER_FILES))
-    return WorkerSpec(config.fitter_spec(template), config.tokenizer, identity)
+def worker_spec(config: RunConfig, checked: Checked) -> WorkerSpec:
+    """What the workers build their Fitter from; with the identity of the tokenizer check() loaded,
+    so that each worker can load the same one without AutoTokenizer."""
+    return WorkerSpec(config.fitter_spec(checked.template), config.tokenizer, checked.encoder)
 
 
-def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = None) -> dict:
+def run_job(config: RunConfig, beam_argv: list[str], checked: Checked | None = None) -> dict:
     """Run the whole job and return stats.json's content (`checked`: check(config), if already run).
 
     The run owns the output folder while it runs (io/lock.py; a second run is a ConfigError naming
     this one). The previous output, _SUCCESS included, stays as it was until Finalize commits the
     new one; a run that fails or is interrupted removes its own temporary folder on the way out.
     """
-    template, files = checked or check(config)
+    checked = checked or check(config)
+    template, files = checked.template, checked.files
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    spec = worker_spec(config, template)
+    spec = worker_spec(config, checked)
     manifest = manifest_for(config, template, files, run_id)
     options = beam_options(beam_argv, config)
     fs, out_path = url_to_fs(config.output)
@@ -94,15 +93,16 @@ def run_job(config: RunConfig, beam_argv: list[str], checked: tuple | None = Non
     return stats
 
 
-def dry_run(config: RunConfig, beam_argv: list[str], checked: tuple | None = None) -> dict:
+def dry_run(config: RunConfig, beam_argv: list[str], checked: Checked | None = None) -> dict:
     """Build the job and translate it for the runner without running it: Beam's own dry run for
     Dataflow (the job is translated into a Dataflow job, not submitted), the portable pipeline proto
     with the runner's worker environment otherwise. Nothing is written under the output."""
-    template, files = checked or check(config, write_probe=False)
+    checked = checked or check(config, write_probe=False)
+    template, files = checked.template, checked.files
     runner = runner_name(beam_argv, config)
     argv = list(beam_argv) + (["--dry_run=True"] if runner == "DataflowRunner" else [])
     options = beam_options(argv, config)
-    spec = worker_spec(config, template)
+    spec = worker_spec(config, checked)
     manifest = manifest_for(config, template, files, "dry-run")
     p = beam.Pipeline(options=options)
     tmp_root = join(config.output, TEMP_DIR, "dry-run")

@@ -61,7 +61,6 @@ class TextEncoder:
         self.plain.no_truncation()
         self.plain.no_padding()
         self.identity = _identity(self.hf, serialized)
-        _IDENTITIES[str(path.resolve())] = self.identity
         self.bos_token = self.hf.bos_token or ""
         self.eos_token = self.hf.eos_token or ""
         self.chat_template = _chat_template(path)
@@ -183,14 +182,6 @@ class TextEncoder:
                     ends = tuple([e - shift for _, e in enc.offsets[skip:]])
             out.append((tuple(ids), ends))
         return out
-
-
-_IDENTITIES: dict[str, tuple[str, str]] = {}  # tokenizer folder -> identity of the last encoder made of it
-
-
-def known_identity(tokenizer_dir: str | Path) -> tuple[str, str]:
-    """The `identity` of an encoder this process made of the folder, or ("", ""): none was made."""
-    return _IDENTITIES.get(str(Path(tokenizer_dir).resolve()), ("", ""))
 
 
 def _identity(hf, serialized: str) -> tuple[str, str]:

@@ -47,6 +47,6 @@ def test_manifest_carries_no_secret_from_the_pipeline_options(tmp_path):
             "environment_options": [f"process_variables=X_TOKEN={SECRET}"],
         },
     )
-    template, files = check(config)
-    manifest = json.dumps(manifest_for(config, template, files, "run-1"))
+    checked = check(config)
+    manifest = json.dumps(manifest_for(config, checked.template, checked.files, "run-1"))
     assert SECRET not in manifest and REDACTED in manifest

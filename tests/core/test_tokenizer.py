@@ -165,14 +165,16 @@ def test_an_identity_that_does_not_match_falls_back_to_autotokenizer(identity):
     assert type(other.hf) is type(auto.hf)
 
 
-def test_the_identity_of_a_folder_is_known_once_an_encoder_is_made_of_it(tmp_path):
+def test_the_identity_names_the_class_and_digests_what_the_encoder_reads(tmp_path):
+    import json
     import shutil
-
-    from beam_prep.core.tokenizer import known_identity
 
     copy = tmp_path / "tok"
     shutil.copytree(BUNDLED_TOKENIZER, copy)
-    assert known_identity(copy) == ("", "")
     made = TextEncoder(copy)
     assert made.identity[0].startswith("transformers.") and len(made.identity[1]) == 64
-    assert known_identity(copy) == made.identity
+    assert made.identity == TextEncoder(BUNDLED_TOKENIZER).identity  # the files, not the folder's path
+    config = json.loads((copy / "tokenizer_config.json").read_text())
+    config["eos_token"] = "<unk>"
+    (copy / "tokenizer_config.json").write_text(json.dumps(config))
+    assert TextEncoder(copy).identity[1] != made.identity[1]

@@ -414,7 +414,6 @@ def test_the_worker_spec_carries_the_identity_of_the_tokenizer_check_loaded(tmp_
         json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n"
     )
     config = RunConfig(input=[str(tmp_path / "in.jsonl")], output=str(tmp_path / "out"))
-    template, _ = check(config, write_probe=False)
-    made = worker_spec(config, template)
+    made = worker_spec(config, check(config, write_probe=False))
     assert made.encoder == TextEncoder(BUNDLED_TOKENIZER).identity
     assert made.build().encoder.identity == made.encoder
