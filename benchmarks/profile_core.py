@@ -21,7 +21,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from beam_prep.core.explode import explode
-from beam_prep.core.fit import window_text
+from beam_prep.core.fit import window_texts
 from beam_prep.core.records import Example
 from beam_prep.io.shards import rows_to_table
 from beam_prep.pipeline.render import example_row  # imports apache_beam: outside the profiled region
@@ -47,11 +47,11 @@ def core_path(fitter, dialogues: list) -> dict:
     rows: list[dict] = []
     for i in range(0, len(dialogues), BATCH_DIALOGUES):
         batch = [(d, explode(d, "per_response")) for d in dialogues[i : i + BATCH_DIALOGUES]]
-        for ex in fitter.fit(batch, "per_response"):
-            if isinstance(ex, Example):
-                rows.append(example_row(ex, *window_text(fitter, ex)))
-                examples += 1
-                tokens += len(ex.input_ids)
+        fitted = [ex for ex in fitter.fit(batch, "per_response") if isinstance(ex, Example)]
+        for ex, text in zip(fitted, window_texts(fitter, fitted)):
+            rows.append(example_row(ex, *text))
+            examples += 1
+            tokens += len(ex.input_ids)
         if len(rows) >= TABLE_ROWS:
             rows_to_table(rows)
             rows = []

@@ -49,7 +49,7 @@ def dialogues(seed: int, pairs: int, count: int) -> list[tuple[dict, object]]:
 
 def core_cost(fitter, dialogue_list: list) -> dict:
     from beam_prep.core.explode import explode
-    from beam_prep.core.fit import window_text
+    from beam_prep.core.fit import window_texts
     from beam_prep.core.records import Example
     from beam_prep.io.shards import rows_to_table
     from beam_prep.pipeline.render import example_row
@@ -61,7 +61,7 @@ def core_cost(fitter, dialogue_list: list) -> dict:
         fitted += [e for e in fitter.fit(items[i : i + BATCH_DIALOGUES], "per_response") if isinstance(e, Example)]
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
-    rows = [example_row(e, *window_text(fitter, e)) for e in fitted]
+    rows = [example_row(e, *t) for e, t in zip(fitted, window_texts(fitter, fitted))]
     render_s = time.perf_counter() - started
     started = time.perf_counter()
     for i in range(0, len(rows), TABLE_ROWS):

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beam_prep.core.explode import explode
-from beam_prep.core.fit import window_text
+from beam_prep.core.fit import window_texts
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import Example, RawRecord
 from beam_prep.io.shards import PARQUET_OPTIONS, ShardFiles, _arrow_schema, _json_lines, rows_to_table
@@ -85,8 +85,8 @@ def measure(corpus: str) -> dict:
         batch = [(d, explode(d, "per_response")) for d in dialogues[i : i + BATCH_DIALOGUES]]
         examples = [e for e in fitter.fit(batch, "per_response") if isinstance(e, Example)]
         t = clock.add("fit: all", t)
-        for ex in examples:
-            rows.append(example_row(ex, *window_text(fitter, ex)))
+        for ex, text in zip(examples, window_texts(fitter, examples)):
+            rows.append(example_row(ex, *text))
             tokens += len(ex.input_ids)
         t = clock.add("render (window_text, example_row)", t)
         while len(rows) >= 1024 or (rows and i + BATCH_DIALOGUES >= len(dialogues)):

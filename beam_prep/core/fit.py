@@ -21,7 +21,7 @@ from beam_prep.core.records import Dialogue, Example, Reject
 from beam_prep.core.structured import StructuredFitter
 from beam_prep.core.templates import TemplateError
 
-__all__ = ["IGNORE_INDEX", "Fitter", "window_text"]
+__all__ = ["IGNORE_INDEX", "Fitter", "window_text", "window_texts"]
 
 
 class Fitter:
@@ -107,23 +107,16 @@ def _reject(dialogue: Dialogue, reason: str, detail: str) -> Reject:
     return Reject(reason, dialogue.source, dialogue.line, "", detail, dialogue.id)
 
 
-_LAST_STRUCTURED: tuple = (None, False)  # (the last dialogue asked about, whether it is structured)
-
-
-def _structured(dialogue: Dialogue) -> bool:
-    """`dialogue.structured`, asked once per dialogue rather than per example: it reads every turn,
-    and a dialogue's examples are rendered one after another (one tuple swap: thread-safe)."""
-    global _LAST_STRUCTURED
-    last = _LAST_STRUCTURED
-    if last[0] is not dialogue:
-        last = _LAST_STRUCTURED = (dialogue, dialogue.structured)
-    return last[1]
-
-
-def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
+def window_text(fitter: Fitter, ex: Example, structured: bool | None = None) -> tuple[str, int]:
     """(text, completion start): the rendered window, and where its last turn's trained span begins
-    (layout.answer_start), so `completion` is exactly what per_response labels train."""
-    if _structured(ex.dialogue):  # where the target's trained span begins (after its header)
+    (layout.answer_start), so `completion` is exactly what per_response labels train.
+
+    `structured`: `ex.dialogue.structured` if the caller knows it. The property reads every turn,
+    so a caller rendering many examples of one dialogue asks it once (pipeline/render.py);
+    asking it per example made rendering quadratic in a dialogue's turns."""
+    if structured is None:
+        structured = ex.dialogue.structured
+    if structured:  # where the target's trained span begins (after its header)
         text, spans = fitter.structured.text(ex.dialogue, ex.start, ex.end, ex.trained)
         return text, spans[-1][0] if spans else len(text)
     skeleton, contents, _ = fitter.layout.window(ex.dialogue, ex.start, ex.end)
@@ -138,3 +131,12 @@ def window_text(fitter: Fitter, ex: Example) -> tuple[str, int]:
             parts.append(p)
     text = "".join(parts)
     return text, answer_start(text, completion)
+
+
+def window_texts(fitter: Fitter, examples: Iterable[Example]) -> Iterator[tuple[str, int]]:
+    """`window_text` of each example, `structured` asked once per run of a dialogue's examples."""
+    last = (None, False)
+    for ex in examples:
+        if last[0] is not ex.dialogue:
+            last = (ex.dialogue, ex.dialogue.structured)
+        yield window_text(fitter, ex, last[1])

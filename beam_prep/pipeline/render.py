@@ -40,6 +40,7 @@ class _Render(CountingDoFn):
 
     def setup(self):
         self._fitter = acquire(self._spec)
+        self._last = (None, False)  # (the last dialogue rendered, whether it is structured)
 
     def process(self, example: Example):
         d = example.dialogue
@@ -51,7 +52,10 @@ class _Render(CountingDoFn):
         yield KeyedRow(d.split, Position(d.source, d.line, example.turn_index), row)
 
     def _row(self, example: Example) -> dict:
-        text, completion_start = window_text(self._fitter, example)
+        d = example.dialogue
+        if self._last[0] is not d:  # a dialogue's examples come one after another
+            self._last = (d, d.structured)
+        text, completion_start = window_text(self._fitter, example, self._last[1])
         return example_row(example, text, completion_start)
 
 

@@ -167,3 +167,21 @@ def test_content_special_tokens_never_become_control_ids(encoder, make_fitter):
     assert ex.input_ids.count(bos) == 1
     _, rejects = fit_all(make_fitter(), d)
     assert [r.reason for r in rejects] == ["special_tokens_in_content"]
+
+
+def test_window_texts_asks_whether_a_dialogue_is_structured_once_and_renders_as_window_text(make_fitter, monkeypatch):
+    """`Dialogue.structured` reads every turn: asked per example, rendering a long dialogue's
+    examples was quadratic in its turns."""
+    from beam_prep.core.fit import window_texts
+    from beam_prep.core.records import Dialogue
+
+    fitter = make_fitter()
+    d = random_dialogue(random.Random(3), 40, 12)
+    examples = [e for e in fitter.fit([(d, explode(d, "per_response"))], "per_response") if isinstance(e, Example)]
+    assert len(examples) == 20
+    expected = [window_text(fitter, e) for e in examples]
+    asked = []
+    real = Dialogue.structured
+    monkeypatch.setattr(Dialogue, "structured", property(lambda self: asked.append(self.id) or real.fget(self)))
+    assert list(window_texts(fitter, examples)) == expected
+    assert asked == ["r"]

@@ -417,3 +417,21 @@ def test_the_worker_spec_carries_the_identity_of_the_tokenizer_check_loaded(tmp_
     made = worker_spec(config, check(config, write_probe=False))
     assert made.encoder == TextEncoder(BUNDLED_TOKENIZER).identity
     assert made.build().encoder.identity == made.encoder
+
+
+def test_render_asks_whether_a_dialogue_is_structured_once_per_dialogue(monkeypatch):
+    from beam_prep.core.fit import window_text
+    from beam_prep.pipeline.render import _Render
+
+    fn = _Render(spec())
+    fn.setup()
+    fitter = fn._fitter
+    turns = tuple(Turn("user" if i % 2 == 0 else "assistant", f"turn {i} " * 5) for i in range(12))
+    d = Dialogue("long", turns, "a.jsonl", 1)
+    examples = [e for e in fitter.fit([(d, explode(d, "per_response"))], "per_response") if isinstance(e, Example)]
+    asked = []
+    real = Dialogue.structured
+    monkeypatch.setattr(Dialogue, "structured", property(lambda self: asked.append(self.id) or real.fget(self)))
+    rows = [r.row for e in examples for r in fn.process(e)]
+    assert asked == ["long"] and len(rows) == 6
+    assert [r["text"] for r in rows] == [window_text(fitter, e, False)[0] for e in examples]
