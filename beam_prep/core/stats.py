@@ -36,8 +36,8 @@ class Outcome(str, Enum):
     GAP = "gap"  # a gap in a conversation's part numbers (no memory across it)
     RECOVERED = "recovered"  # an example whose target lies in a continuation part (memory rejoined) [split]
     TRAIN_TARGET = "train_target"  # a validation target also trained verbatim (other memory)
-    TOOL_CALL_TARGET = "tool_call_target"  # a trained assistant turn of a written example calls tools [split]
-    REASONING_TARGET = "reasoning_target"  # a trained assistant turn of a written example carries reasoning [split]
+    TOOL_CALL_TARGET = "tool_call_target"  # a trained assistant turn of a rendered example calls tools [split]
+    REASONING_TARGET = "reasoning_target"  # a trained assistant turn of a rendered example carries reasoning [split]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ import apache_beam as beam
 from beam_prep.core.failures import contain
 from beam_prep.core.fit import window_text
 from beam_prep.core.records import Example
+from beam_prep.core.stats import Outcome, Stat
+from beam_prep.core.structured import target_counts
 from beam_prep.io.results import KeyedRow, Position
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
@@ -49,6 +51,12 @@ class _Render(CountingDoFn):
             self.reject_fitted(failure, d.split, len(example.input_ids), example.dropped_turns)
             yield beam.pvalue.TaggedOutput(REJECTS, failure)
             return
+        # Counted here, where the row exists: an example that fails to render never counted them.
+        calls, reasoned = target_counts(example, self._fitter.reasoning)
+        if calls:
+            self.count(Stat(Outcome.TOOL_CALL_TARGET, split=d.split), calls)
+        if reasoned:
+            self.count(Stat(Outcome.REASONING_TARGET, split=d.split), reasoned)
         yield KeyedRow(d.split, Position(d.source, d.line, example.turn_index), row)
 
     def _row(self, example: Example) -> dict:

@@ -8,7 +8,6 @@ from apache_beam.transforms.window import GlobalWindows
 from beam_prep.core.failures import contain
 from beam_prep.core.records import Example, Reject
 from beam_prep.core.stats import Outcome, Stat, example_stats
-from beam_prep.core.structured import target_counts
 from beam_prep.pipeline.progress import Progress
 from beam_prep.pipeline.read import REJECTS
 from beam_prep.pipeline.stats import STATS, CountingDoFn
@@ -65,11 +64,6 @@ class _Fit(CountingDoFn):
                 d = out.dialogue
                 for stat, n in example_stats(d.split, d.source, len(out.input_ids), out.dropped_turns):
                     self.count(stat, n)
-                calls, reasoned = target_counts(out, self._fitter.reasoning)
-                if calls:
-                    self.count(Stat(Outcome.TOOL_CALL_TARGET, split=d.split), calls)
-                if reasoned:
-                    self.count(Stat(Outcome.REASONING_TARGET, split=d.split), reasoned)
                 examples += 1
                 yield GlobalWindows.windowed_value(out) if wrap else out
         self._progress.add(len(groups), examples, rejects)

@@ -435,3 +435,40 @@ def test_render_asks_whether_a_dialogue_is_structured_once_per_dialogue(monkeypa
     rows = [r.row for e in examples for r in fn.process(e)]
     assert asked == ["long"] and len(rows) == 6
     assert [r["text"] for r in rows] == [window_text(fitter, e, False)[0] for e in examples]
+
+
+def test_tool_call_targets_count_only_examples_that_render(monkeypatch):
+    """stats.json's tool_call_targets counts targets of written rows: an example that fails to
+    render is a reject, and its tool call is not counted."""
+    import beam_prep.pipeline.render as render
+    from beam_prep.core.normalize import normalize
+    from beam_prep.core.records import RawRecord
+    from tests.templates.helpers import TOKENIZERS
+    from tests.templates.test_tool_templates import WEATHER, exchange
+
+    record = {"id": "t", "tools": [WEATHER], "messages": exchange(1)}
+    d = normalize(RawRecord("a.jsonl", 1, record))[0]
+    tool_spec = WorkerSpec(FitterSpec(load_template("qwen2.5"), 4096), TOKENIZERS["qwen2.5"])
+
+    def stats_of(fn, examples):
+        fn.start_bundle()
+        outputs = [o for e in examples for o in fn.process(e)]
+        counts = Counter()
+        for c in fn.finish_bundle():
+            counts.update(c.value.value)
+        return outputs, counts
+
+    fn = render._Render(tool_spec)
+    fn.setup()
+    examples = [e for e in fn._fitter.fit([(d, explode(d, "per_response"))], "per_response") if isinstance(e, Example)]
+    assert len(examples) == 2  # the call, then the answer
+    outputs, counts = stats_of(fn, examples)
+    assert len(outputs) == 2 and counts[Stat(Outcome.TOOL_CALL_TARGET, split=d.split)] == 1
+
+    def broken(*args):
+        raise ValueError("cannot render")
+
+    monkeypatch.setattr(render, "window_text", broken)
+    outputs, counts = stats_of(fn, examples)
+    assert all(o.tag == REJECTS for o in outputs)
+    assert counts[Stat(Outcome.TOOL_CALL_TARGET, split=d.split)] == 0
