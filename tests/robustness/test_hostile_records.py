@@ -186,7 +186,7 @@ def failing(tmp_path_factory):
         mp.setattr(core_fit.Fitter, "fit", fit)
         mp.setattr(shards, "rows_to_table", to_table)
         mp.setattr(
-            render, "window_text", fail_on("bad-render3", window_text, lambda f, ex: ex.dialogue.id + str(ex.end))
+            render, "window_text", fail_on("bad-render3", window_text, lambda f, ex, *_: ex.dialogue.id + str(ex.end))
         )
         config = RunConfig(input=[str(root / "in" / "*")], output=str(root / "out"), max_seq_length=BUDGET)
         stats = run_job(config, IN_PROCESS)
