@@ -37,6 +37,16 @@ def inputs(tmp_path_factory) -> str:
     return str(root / "in" / "part-*")
 
 
+@pytest.fixture(scope="module")
+def long_inputs(tmp_path_factory) -> str:
+    """Enough dialogues that a worker writes its first shard file well before the run ends (at
+    1,024 rows buffered, io/shard_writer.py): with 150 the first file appears when the writing is
+    over, and a signal sent then may reach a run already committing (which rightly exits 0)."""
+    root = tmp_path_factory.mktemp("lock-long-corpus")
+    write_corpus(root / "in", n=4000)
+    return str(root / "in" / "part-*")
+
+
 def start(inputs: str, out: Path, runner=MULTI) -> subprocess.Popen:
     args = [sys.executable, "-m", "beam_prep", "--input", inputs, "--output", str(out), *FLAGS, *runner]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -87,9 +97,9 @@ def test_a_second_run_into_the_same_output_exits_2_naming_the_first(inputs, tmp_
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to the driver", "SIGINT to the group (Ctrl-C)"])
-def test_a_stopped_run_stops_promptly_and_leaves_nothing(inputs, tmp_path, how):
+def test_a_stopped_run_stops_promptly_and_leaves_nothing(long_inputs, tmp_path, how):
     out = tmp_path / "out"
-    proc = start(inputs, out)
+    proc = start(long_inputs, out)
     try:
         wait_for(lambda: any((out / "_temporary").glob("*/*/*")), proc, "wrote a shard")
         stopped = time.monotonic()
