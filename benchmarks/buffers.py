@@ -5,6 +5,9 @@ Runs `python -m beam_prep ARGS` in this process with Beam's FnApiRunner buffers 
 Flatten or side input, kept encoded) and prints, every 5 s and at the end, the runner's RSS and the
 encoded bytes each buffer received, largest first. It patches Beam internals (2.77): a tool to find
 what a shuffle costs the runner, not a measurement of peak memory (benchmarks/conversations.py).
+With `--tracemalloc`, the runner's Python allocations are traced too, and each time the traced total
+reaches a new high (sampled every 20 s) the log gets the allocation sites that hold the most, with
+their callers: what the runner's memory is, where RSS alone cannot say.
 
     python benchmarks/buffers.py --log /tmp/buffers.log -- --input 'corpus/*.jsonl.gz' --output /tmp/out \\
         --input_format sharegpt --runner=FnApiRunner --direct_num_workers=2 --direct_running_mode=multi_processing
@@ -17,6 +20,7 @@ import runpy
 import sys
 import threading
 import time
+import tracemalloc
 
 from apache_beam.runners.portability.fn_api_runner import execution
 
@@ -57,26 +61,47 @@ def _lines(top: int) -> list[str]:
     return [f"  {b / 2**20:9.1f} MiB {n:7d} writes  {name}" for b, name, n in biggest]
 
 
+def _holders(top: int) -> str:
+    """The `top` allocation sites holding the most traced memory, each with its innermost callers."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    current, peak = tracemalloc.get_traced_memory()
+    lines = [f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), runner RSS {_rss_mib()} MiB"]
+    for stat in snapshot.statistics("traceback")[:top]:
+        lines.append(f"  {stat.size / 2**20:8.1f} MiB {stat.count:9d} blocks")
+        lines += [f"      {frame.filename}:{frame.lineno}" for frame in list(stat.traceback)[-6:]]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--tracemalloc", action="store_true", help="trace the runner's Python allocations")
     split = sys.argv.index("--") if "--" in sys.argv else len(sys.argv)
     args = ap.parse_args(sys.argv[1:split])
     log = open(args.log, "w", buffering=1)  # noqa: SIM115 (written by a thread until the end)
 
     def report():
+        high, tick = 0, 0
         while True:
             time.sleep(5)
+            tick += 1
             log.write(f"{time.strftime('%H:%M:%S')} runner RSS {_rss_mib()} MiB\n" + "\n".join(_lines(args.top)) + "\n")
+            if args.tracemalloc and tick % 4 == 0 and tracemalloc.get_traced_memory()[0] > high * 1.05:
+                high = tracemalloc.get_traced_memory()[0]
+                log.write(f"{time.strftime('%H:%M:%S')} NEW HIGH " + _holders(args.top) + "\n")
 
     _instrument()
+    if args.tracemalloc:
+        tracemalloc.start(16)
     threading.Thread(target=report, daemon=True).start()
     sys.argv = ["beam_prep", *sys.argv[split + 1 :]]
     try:
         runpy.run_module("beam_prep", run_name="__main__")
     finally:
         log.write(f"END runner RSS {_rss_mib()} MiB\n" + "\n".join(_lines(10_000)) + "\n")
+        if args.tracemalloc:
+            log.write("END " + _holders(args.top) + "\n")
 
 
 if __name__ == "__main__":
