@@ -25,6 +25,7 @@ import tracemalloc
 from apache_beam.runners.portability.fn_api_runner import execution
 
 _received: dict[str, list[int]] = {}  # buffer id -> [writes, bytes]
+_FRAMES = 6  # callers kept per traced allocation, all of them printed: each printed group is distinct
 
 
 def _rss_mib() -> int:
@@ -68,7 +69,7 @@ def _holders(top: int) -> str:
     lines = [f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), runner RSS {_rss_mib()} MiB"]
     for stat in snapshot.statistics("traceback")[:top]:
         lines.append(f"  {stat.size / 2**20:8.1f} MiB {stat.count:9d} blocks")
-        lines += [f"      {frame.filename}:{frame.lineno}" for frame in list(stat.traceback)[-6:]]
+        lines += [f"      {frame.filename}:{frame.lineno}" for frame in stat.traceback]
     return "\n".join(lines)
 
 
@@ -87,13 +88,13 @@ def main() -> None:
             time.sleep(5)
             tick += 1
             log.write(f"{time.strftime('%H:%M:%S')} runner RSS {_rss_mib()} MiB\n" + "\n".join(_lines(args.top)) + "\n")
-            if args.tracemalloc and tick % 4 == 0 and tracemalloc.get_traced_memory()[0] > high * 1.05:
-                high = tracemalloc.get_traced_memory()[0]
+            if args.tracemalloc and tick % 4 == 0 and (traced := tracemalloc.get_traced_memory()[0]) > high * 1.05:
+                high = traced
                 log.write(f"{time.strftime('%H:%M:%S')} NEW HIGH " + _holders(args.top) + "\n")
 
     _instrument()
     if args.tracemalloc:
-        tracemalloc.start(16)
+        tracemalloc.start(_FRAMES)
     threading.Thread(target=report, daemon=True).start()
     sys.argv = ["beam_prep", *sys.argv[split + 1 :]]
     try:
