@@ -21,7 +21,7 @@ CATEGORIES = [
     ("Fitter.fit (truncation, tokenizer calls)", ("Fitter.fit",)),
     ("writing shards (ShardFiles.write)", ("ShardFiles.write", "ShardWriter.flush", "ShardWriter.close")),
     ("render (window_text, example_row)", ("_Render.process",)),
-    ("plan keys (example_keys, place)", ("example_keys", "place (", "_later_records", "_dropped", "_train_targets")),
+    ("plan keys (example_keys, place, decide)", ("example_keys", "place (", "_later_records", "_decided", "_id_of")),
     ("read, parse, normalise (3 passes)", ("_ReadPart.process", "_ConversationOf.process", "_PlanParts.process")),
     ("Beam coders, pickling", ("coders", "pickle", "cloudpickle")),
     ("imports (Beam, other)", ("<module>", "_find_and_load")),

@@ -14,12 +14,19 @@ its first and last turn, which rejoining may join with a neighbour's (core/rejoi
 Of the examples with one key, the kept copy is the smallest `owner`: train before validation (so
 a validation example never repeats a trained one), then conversation, dialogue id, file, line and
 turn: the same choice on every runner and worker count.
+
+What crosses the plan's shuffle is an ExampleKey as a tuple of plain values (two digests, the
+owner's fields with a file rank for the file name, a digest of the place): about 100 bytes an
+example, a third of the named types it replaced. One shuffle decides both duplicates and the
+verbatim-target figure (`decide`): the copies of one example share its target.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
@@ -31,7 +38,7 @@ DIGEST = 16
 
 
 class Place(NamedTuple):
-    """Where a dialogue is (see place()): a key of the planning pass's shuffles and side inputs."""
+    """Where a dialogue is (see place()); its place_digest names it in the plan's shuffles and side inputs."""
 
     source: str
     line: int
@@ -39,51 +46,49 @@ class Place(NamedTuple):
     content_id: str
 
 
-class ExampleRef(NamedTuple):
-    """One example, unique even where ids repeat: its dialogue's place and its turn index."""
+class ExampleKey(NamedTuple):
+    """What crosses the dedup shuffle for one example, as plain values (it travels as a tuple):
+    its two digests, the fields of its owner (the sort order of copies) and its place's digest."""
 
-    source: str
-    line: int
-    id: str
-    content_id: str
-    turn_index: int
-
-    @classmethod
-    def of(cls, where: Place, turn_index: int) -> ExampleRef:
-        return cls(*where, turn_index)
-
-
-class Owner(NamedTuple):
-    """The sort order of the copies of one example: the smallest is kept."""
-
-    split_rank: int  # 0 train, 1 validation
-    conversation: str
-    dialogue_id: str
-    source: str
-    line: int
-    turn_index: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExampleKey:
-    """What crosses the dedup shuffle for one example: its keys and its owner (sort order)."""
-
-    key: bytes  # memory + target
     target: bytes  # the target turn alone (the verbatim-target figure)
-    owner: Owner
-    place: Place
+    key: bytes  # memory + target
+    split_rank: int  # 0 train, 1 validation
+    conversation: str  # "" for a dialogue of its own: its unit is its id
+    dialogue_id: str
+    file_rank: int  # the file's rank among the sorted input files (example_keys `ranks`), else -1
+    source: str  # "" when file_rank names the file
+    line: int
+    turn_index: int
+    place: bytes  # place_digest of its dialogue
 
     @property
-    def ref(self) -> ExampleRef:
-        return ExampleRef.of(self.place, self.owner.turn_index)
+    def owner(self) -> tuple:
+        """The sort order of the copies of one example: the smallest is kept."""
+        unit = self.conversation or self.dialogue_id
+        return (self.split_rank, unit, self.dialogue_id, self.file_rank, self.source, self.line, self.turn_index)
+
+    @property
+    def ref(self) -> bytes:
+        return example_ref(self.place, self.turn_index)
 
     @property
     def example_id(self) -> str:
-        return f"{self.owner.dialogue_id}/{self.owner.turn_index}"
+        return f"{self.dialogue_id}/{self.turn_index}"
 
     @property
     def split(self) -> str:
-        return VALIDATION if self.owner.split_rank else TRAIN
+        return VALIDATION if self.split_rank else TRAIN
+
+
+def place_digest(where: Place) -> bytes:
+    """A Place as DIGEST bytes: what names a dialogue in the plan's shuffles and side inputs."""
+    text = json.dumps(where, ensure_ascii=False).encode("utf-8")
+    return hashlib.blake2b(text, digest_size=DIGEST).digest()
+
+
+def example_ref(place: bytes, turn_index: int) -> bytes:
+    """One example, unique even where ids repeat: its dialogue's place digest and its turn index."""
+    return place + turn_index.to_bytes(4, "big", signed=True)  # -1: a whole_dialog example
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,19 +134,24 @@ def light(part: Part) -> Part:
     return replace(part, dialogue=replace(part.dialogue, turns=turns, tools=""))
 
 
-def example_keys(dialogue: Dialogue, mode: str) -> list[ExampleKey]:
-    """The keys of the examples `explode(dialogue, mode)` makes, in the same order."""
+def example_keys(dialogue: Dialogue, mode: str, ranks: Mapping[str, int] | None = None) -> list[ExampleKey]:
+    """The keys of the examples `explode(dialogue, mode)` makes, in the same order. `ranks`: each
+    input file's rank among the sorted files, so that a key carries a small integer for its file in
+    the same order; a file not in it keeps its name, and rank -1."""
     ends = {ex.end: ex.turn_index for ex in explode(dialogue, mode)}
     running = hashlib.blake2b(digest_size=DIGEST)
     out = []
     rank = 0 if dialogue.split == TRAIN else 1
-    where = place(dialogue)
+    where = place_digest(place(dialogue))
+    file_rank = -1 if ranks is None else ranks.get(dialogue.source, -1)
+    source = "" if file_rank >= 0 else dialogue.source
+    conversation = "" if dialogue.unit == dialogue.id else dialogue.unit
     for i, turn in enumerate(dialogue.turns):
         target = turn_digest(turn)
         running.update(target)
         if i in ends:
-            owner = Owner(rank, dialogue.unit, dialogue.id, dialogue.source, dialogue.line, ends[i])
-            out.append(ExampleKey(running.copy().digest(), target, owner, where))
+            owner = (rank, conversation, dialogue.id, file_rank, source, dialogue.line, ends[i])
+            out.append(ExampleKey(target, running.copy().digest(), *owner, where))
     return out
 
 
@@ -158,6 +168,25 @@ def validation_train_targets(copies: list[ExampleKey]) -> list[ExampleKey]:
     if not any(k.split == TRAIN for k in copies):
         return []
     return [k for k in copies if k.split == VALIDATION]
+
+
+def decide(copies: Iterable[ExampleKey]) -> tuple[list[tuple[bytes, str]], list[bytes]]:
+    """What keys holding every copy of their targets decide (a bucket of the plan's shuffle, which
+    is keyed by the target's first bytes): (ref, id of the kept copy) of each example dropped as a
+    copy, and the refs of the validation examples whose target is trained verbatim. The copies of
+    one example share its target, so they are all here."""
+    by_key: dict[bytes, list[ExampleKey]] = defaultdict(list)
+    by_target: dict[bytes, list[ExampleKey]] = defaultdict(list)
+    for copy in copies:
+        by_key[copy.key].append(copy)
+        by_target[copy.target].append(copy)
+    dropped = []
+    for same in by_key.values():
+        if len(same) > 1:
+            kept, others = kept_and_dropped(same)
+            dropped += [(other.ref, kept.example_id) for other in others]
+    trained = [k.ref for same in by_target.values() if len(same) > 1 for k in validation_train_targets(same)]
+    return dropped, trained
 
 
 def duplicate_id_detail(dialogue_id: str, id_type: str, kept_at: str, kept_type: str) -> str:

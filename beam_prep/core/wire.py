@@ -4,8 +4,9 @@ The local runner (FnApiRunner) keeps every value of a GroupByKey in its own proc
 Python objects, until the group is read, and a Python object of a few strings weighs about four
 times its pickled size. A value packed into bytes is kept as those bytes: a Part of a split
 conversation as a compressed pickle (about half its pickled size on chat text), an ExampleKey as a
-plain pickle (it is mostly digests). The named types are packed right before the shuffle and
-unpacked right after it, in the worker; nothing else sees the bytes. Pickle is safe here: the
+plain pickle of its tuple of values (mostly digests; a named type would add its class's name to
+every value). Values are packed right before the shuffle and unpacked right after it, in the
+worker; nothing else sees the bytes. Pickle is safe here: the
 bytes are written and read by the same job's code.
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from beam_prep.core.dedup import ExampleRef, place
+from beam_prep.core.dedup import example_ref, place, place_digest
 from beam_prep.core.explode import explode
 from beam_prep.core.records import VALIDATION, Dialogue, Reject
 from beam_prep.core.stats import Outcome, Stat
@@ -25,7 +25,7 @@ class _Admit(CountingDoFn):
         self._mode, self._dedup, self._drop = mode, drop_duplicates, drop_train_targets
 
     def process(self, dialogue: Dialogue, duplicate_ids, duplicates, train_targets):
-        where = place(dialogue)
+        where = place_digest(place(dialogue))
         if not dialogue.parts and (detail := duplicate_ids.get(where)):
             self.count(Stat(Outcome.RECORD_REJECTED, dialogue.source, reason="duplicate_id"))
             yield self._reject("duplicate_id", dialogue, detail)
@@ -36,7 +36,7 @@ class _Admit(CountingDoFn):
         self.count(Stat(Outcome.DIALOGUE, split=split))
         continued = dialogue.parts[1].first_turn if dialogue.parts else len(dialogue.turns)
         for ex in explode(dialogue, self._mode):
-            ref = ExampleRef.of(where, ex.turn_index)
+            ref = example_ref(where, ex.turn_index)
             if self._dedup and (kept := duplicates.get(ref)) is not None:
                 self.count(Stat(Outcome.EXAMPLE_REJECTED, dialogue.source, reason="duplicate"))
                 yield self._reject("duplicate", dialogue, kept, ex.id)

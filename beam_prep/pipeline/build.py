@@ -74,7 +74,7 @@ def build_pipeline(
         return dialogues, joined
 
     planned, planned_joined = read("Plan", lighten=True)
-    plan = (planned.dialogues, planned_joined.dialogues) | "PlanDuplicates" >> PlanDuplicates(config.mode)
+    plan = (planned.dialogues, planned_joined.dialogues) | "PlanDuplicates" >> PlanDuplicates(config.mode, files, root)
 
     singles, joined = read("Read")
     drop = (config.duplicates == "drop", config.validation_train_targets == "drop")

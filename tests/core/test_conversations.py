@@ -8,7 +8,15 @@ import pytest
 
 from beam_prep.config import ConfigError, RunConfig
 from beam_prep.core.conversation import ConversationKey, parse_conversation_key
-from beam_prep.core.dedup import LightTurn, canonical, example_keys, kept_and_dropped, light, validation_train_targets
+from beam_prep.core.dedup import (
+    LightTurn,
+    canonical,
+    decide,
+    example_keys,
+    kept_and_dropped,
+    light,
+    validation_train_targets,
+)
 from beam_prep.core.normalize import MERGE_SEPARATOR, Policy, normalize
 from beam_prep.core.records import ASSISTANT, USER, VALIDATION, Dialogue, Part, RawRecord, Turn
 from beam_prep.core.rejoin import rejoin
@@ -131,7 +139,7 @@ def test_keys_equal_for_equal_memory_and_target_only():
     assert prefix[0].key == full[0].key == fork[0].key
     assert fork[1].key != full[1].key and fork[1].target != full[1].target
     assert example_keys(dialogue("q1", "a1", system="S"), "per_response")[0].key != prefix[0].key
-    assert full[1].key != full[0].key and full[1].owner.turn_index == 3
+    assert full[1].key != full[0].key and full[1].turn_index == 3
 
 
 def test_every_turn_field_is_in_the_key():
@@ -152,6 +160,32 @@ def test_kept_copy_is_train_first_then_smallest_conversation():
     assert other_memory.target == train_b.target and other_memory.key != train_b.key
     assert validation_train_targets([train_b, other_memory]) == [other_memory]
     assert validation_train_targets([other_memory]) == []
+
+
+def test_decide_drops_copies_and_finds_validation_targets_trained_in_one_set_of_keys():
+    """The plan's one shuffle: every copy of a target in one set; copies by key, targets by target."""
+    train = example_keys(dialogue("q", "a", "q2", "a2", ident="t"), "per_response")
+    prefix_copy = example_keys(dialogue("q", "a", ident="p", line=9), "per_response")
+    val_other_memory = example_keys(dialogue("x", "a", ident="v", split=VALIDATION), "per_response")
+    alone = example_keys(dialogue("z", "unique", ident="u"), "per_response")
+    dropped, trained = decide([*alone, *val_other_memory, *prefix_copy, *train])
+    assert dropped == [(train[0].ref, "p/1")]  # "p" < "t": the smaller conversation is kept
+    assert trained == [val_other_memory[0].ref]
+    assert decide(alone) == ([], [])
+    assert decide([*prefix_copy, *train]) == decide([*train, *prefix_copy])  # order does not choose
+    whole = [example_keys(dialogue("q", "a", ident=i), "whole_dialog")[0] for i in ("w1", "w2")]  # turn -1
+    assert decide(whole) == ([(whole[1].ref, "w1/-1")], [])
+
+
+def test_the_file_rank_keeps_the_file_order_and_a_file_without_one_keeps_its_name():
+    a, b = dialogue("q", "a", ident="d", source="a.jsonl"), dialogue("q", "a", ident="d", source="b.jsonl")
+    ranks = {"a.jsonl": 0, "b.jsonl": 1}
+    ka, kb = (example_keys(d, "per_response", ranks)[0] for d in (a, b))
+    assert (ka.file_rank, ka.source, kb.file_rank, kb.source) == (0, "", 1, "")
+    assert kept_and_dropped([kb, ka])[0] is ka
+    stray = example_keys(dialogue("q", "a", ident="d", source="c.jsonl"), "per_response", ranks)[0]
+    assert (stray.file_rank, stray.source) == (-1, "c.jsonl")
+    assert ka.ref != kb.ref != stray.ref and ka.key == kb.key == stray.key
 
 
 def test_light_parts_give_the_keys_of_the_whole_records():

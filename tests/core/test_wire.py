@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from beam_prep.core.dedup import example_keys, light
+from beam_prep.core.dedup import ExampleKey, example_keys, light
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Part, PartRef, Turn
 from beam_prep.core.wire import pack, unpack
 
@@ -27,9 +27,10 @@ def test_a_part_and_its_light_form_come_back_equal(compress):
         assert [type(t) for t in back.dialogue.turns] == [type(t) for t in value.dialogue.turns]  # LightTurn stays
 
 
-def test_example_keys_come_back_equal():
-    keys = example_keys(_part().dialogue, "per_response")
-    assert keys and [unpack(pack(k)) for k in keys] == keys
+def test_example_keys_come_back_equal_and_travel_small():
+    keys = example_keys(_part().dialogue, "per_response", {"a.jsonl": 0})
+    assert keys and [ExampleKey._make(unpack(pack(tuple(k)))) for k in keys] == keys
+    assert all(len(pack(tuple(k))) < 110 for k in keys)  # plain values: no class names, no file name
 
 
 def test_a_compressed_part_is_smaller_than_its_pickle():
