@@ -48,7 +48,7 @@ def _later_records(id_records, sources: list[str]):
     """(id, [record]) -> (place digest, detail) of every record but the first by file and line."""
     dialogue_id, records = id_records
     first, *later = sorted(records)
-    kept_at = f"{first[1] or sources[first[0]]}:{first[2]}"
+    kept_at = f"{sources[first[0]] if first[0] >= 0 else first[1]}:{first[2]}"
     for record in later:
         if record[3] != first[3]:  # the same place (equal values on one line) cannot be told apart
             yield record[3], duplicate_id_detail(dialogue_id, record[4], kept_at, first[4])
