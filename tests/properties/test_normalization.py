@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from beam_prep.core.normalize import POLICY_CHOICES, Policy, normalize
@@ -18,8 +18,11 @@ policies = st.builds(
 
 
 def as_record(dialogue) -> RawRecord:
+    """The dialogue as a messages record, its id of the JSON type it was read as (records() draws
+    text or integers)."""
     turns = [{"role": t.role, "content": t.content} for t in dialogue.turns]
-    return RawRecord(dialogue.source, dialogue.line, {"id": dialogue.id, "messages": turns})
+    ident = int(dialogue.id) if dialogue.id_type == "number" else dialogue.id
+    return RawRecord(dialogue.source, dialogue.line, {"id": ident, "messages": turns})
 
 
 @SETTINGS
@@ -44,6 +47,7 @@ def test_kept_dialogues_are_normal(value, policy):
 
 @SETTINGS
 @given(records(messy=False), policies)
+@example({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "a"}], "id": 0}, Policy())
 def test_normalising_a_normal_dialogue_changes_nothing(value, policy):
     dialogue, _, _ = normalize(RawRecord("s", 1, value), "auto", Policy())
     if dialogue is None:
