@@ -102,6 +102,6 @@ class PlanDuplicates(beam.PTransform):
             | "GroupCopies" >> GroupPacked()
             | "Decide" >> beam.FlatMap(_decided).with_outputs(DUPLICATES, TRAIN_TARGETS)
         )
-        return Outputs(
-            duplicate_ids=duplicate_ids, duplicates=decided[DUPLICATES], train_targets=decided[TRAIN_TARGETS]
-        )
+        duplicates = decided[DUPLICATES]
+        train_targets = decided[TRAIN_TARGETS]
+        return Outputs(duplicate_ids=duplicate_ids, duplicates=duplicates, train_targets=train_targets)
