@@ -23,6 +23,8 @@ Outputs, each a PCollection of (key, value) pairs for beam.pvalue.AsDict:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import apache_beam as beam
 
 from beam_prep.core.dedup import ExampleKey, decide, duplicate_id_detail, example_keys, place, place_digest
@@ -73,7 +75,7 @@ class PlanDuplicates(beam.PTransform):
     `files` and `root`: the input files and their root, whose sorted names give each file a rank
     (a file without one is named in each key, see example_keys)."""
 
-    def __init__(self, mode: str, files: list[str] = (), root: str = ""):
+    def __init__(self, mode: str, files: Sequence[str] = (), root: str = ""):
         super().__init__()
         self._mode = mode
         self._sources = sorted({relative_source(f, root) for f in files})
