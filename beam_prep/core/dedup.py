@@ -134,6 +134,13 @@ def light(part: Part) -> Part:
     return replace(part, dialogue=replace(part.dialogue, turns=turns, tools=""))
 
 
+def file_of(source: str, ranks: Mapping[str, int] | None) -> tuple[int, str]:
+    """What a key carries for its file: (its rank among the sorted input files, ""), or (-1, its
+    name) where `ranks` has none. Sorting these sorts as the names do."""
+    rank = -1 if ranks is None else ranks.get(source, -1)
+    return rank, "" if rank >= 0 else source
+
+
 def example_keys(dialogue: Dialogue, mode: str, ranks: Mapping[str, int] | None = None) -> list[ExampleKey]:
     """The keys of the examples `explode(dialogue, mode)` makes, in the same order. `ranks`: each
     input file's rank among the sorted files, so that a key carries a small integer for its file in
@@ -143,8 +150,7 @@ def example_keys(dialogue: Dialogue, mode: str, ranks: Mapping[str, int] | None 
     out = []
     rank = 0 if dialogue.split == TRAIN else 1
     where = place_digest(place(dialogue))
-    file_rank = -1 if ranks is None else ranks.get(dialogue.source, -1)
-    source = "" if file_rank >= 0 else dialogue.source
+    file_rank, source = file_of(dialogue.source, ranks)
     conversation = "" if dialogue.unit == dialogue.id else dialogue.unit
     for i, turn in enumerate(dialogue.turns):
         target = turn_digest(turn)

@@ -27,7 +27,15 @@ from collections.abc import Sequence
 
 import apache_beam as beam
 
-from beam_prep.core.dedup import ExampleKey, decide, duplicate_id_detail, example_keys, place, place_digest
+from beam_prep.core.dedup import (
+    ExampleKey,
+    decide,
+    duplicate_id_detail,
+    example_keys,
+    file_of,
+    place,
+    place_digest,
+)
 from beam_prep.io.globs import relative_source
 from beam_prep.pipeline.read import Outputs
 from beam_prep.pipeline.shuffle import GroupPacked
@@ -41,19 +49,18 @@ def _id_of(dialogue, ranks: dict[str, int]):
     name only where it has no rank (see example_keys)."""
     if dialogue.conversation:
         return []
-    rank = ranks.get(dialogue.source, -1)
-    source = "" if rank >= 0 else dialogue.source
+    rank, source = file_of(dialogue.source, ranks)
     return [(dialogue.id, (rank, source, dialogue.line, place_digest(place(dialogue)), dialogue.id_type))]
 
 
 def _later_records(id_records, sources: list[str]):
     """(id, [record]) -> (place digest, detail) of every record but the first by file and line."""
     dialogue_id, records = id_records
-    first, *later = sorted(records)
-    kept_at = f"{sources[first[0]] if first[0] >= 0 else first[1]}:{first[2]}"
-    for record in later:
-        if record[3] != first[3]:  # the same place (equal values on one line) cannot be told apart
-            yield record[3], duplicate_id_detail(dialogue_id, record[4], kept_at, first[4])
+    (rank, source, line, first, first_type), *later = sorted(records)
+    kept_at = f"{sources[rank] if rank >= 0 else source}:{line}"
+    for *_, where, id_type in later:
+        if where != first:  # the same place (equal values on one line) cannot be told apart
+            yield where, duplicate_id_detail(dialogue_id, id_type, kept_at, first_type)
 
 
 def _keys(dialogue, mode: str, ranks: dict[str, int]):
