@@ -6,8 +6,8 @@ times its pickled size. A value packed into bytes is kept as those bytes: a Part
 conversation as a compressed pickle (about half its pickled size on chat text), an ExampleKey as a
 plain pickle of its tuple of values (mostly digests; a named type would add its class's name to
 every value). Values are packed right before the shuffle and unpacked right after it, in the
-worker; nothing else sees the bytes. Pickle is safe here: the
-bytes are written and read by the same job's code.
+worker; nothing else sees the bytes. Pickle is safe here: the bytes are written and read by the
+same job's code.
 """
 
 from __future__ import annotations
