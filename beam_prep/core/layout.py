@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from itertools import chain
+from itertools import chain, repeat
 from typing import NamedTuple
 
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example
@@ -63,6 +63,63 @@ class _Pieces(NamedTuple):
     flat: _Flat | None  # None: no middle slice (lo == hi == 0)
     lo: int
     hi: int
+
+
+class _LabelBounds(NamedTuple):
+    """Where a group's trained spans begin and end, in characters of the group's text, and which
+    of its units need their tokens' end offsets to turn those into token positions."""
+
+    starts: list[int]  # each unit's first character in the group's text, then the text's length
+    spans: list[tuple[int, int]]  # (answer_start, end of turn) of each trained message
+    need: list[bool]  # by unit: a boundary falls where only the tokens' end offsets place it
+
+    def token_spans(self, tokens: list[UnitTokens]) -> Iterator[tuple[int, int]]:
+        """(first, last) token of each span: as `bisect_right(ends, a)` and `bisect_right(ends,
+        b - 1) + 1` over the end offsets of all the group's tokens, reading the offsets of only
+        the units where `need` asked for them (or that had them already)."""
+        cum = [0]
+        for t in tokens:
+            cum.append(cum[-1] + len(t.ids))
+        starts, n = self.starts, len(tokens)
+        for a, b in self.spans:
+            i = bisect_right(starts, a) - 1
+            if i >= n:
+                first = cum[n]
+            elif tokens[i].ends is None:  # a starts unit i (see _label_bounds)
+                first = cum[i]
+            else:
+                first = cum[i] + bisect_right(tokens[i].ends, a - starts[i])
+            j = bisect_right(starts, b - 1) - 1
+            yield first, cum[j] + bisect_right(tokens[j].ends, b - 1 - starts[j]) + 1
+
+
+def _label_bounds(units: list[Unit], trained: frozenset, eot: str) -> _LabelBounds:
+    """The trained spans of a group's units, and the units that need end offsets.
+
+    Not needed where an answer begins a unit that is one special token or a mid-text unit (it
+    begins with the space its first token covers): every earlier token ends before it and every
+    token of the unit after, so the answer's first token is the unit's first. A span's end in a
+    unit of one special token is read from that token's end, which such a unit always carries.
+    Anywhere else (inside a plain unit, at the start of a unit that starts a piece) the tokens'
+    end offsets decide, as they did for the whole group."""
+    starts, spans, char = [], [], 0
+    for u in units:
+        starts.append(char)
+        spans += [(char + a, char + b) for m, a, b in u.spans if m in trained]
+        char += len(u.text)
+    starts.append(char)
+    text = "".join(u.text for u in units)
+    spans = [(answer_start(text, a), _end_of_turn(text, b, eot)) for a, b in spans]
+    need, n = [False] * len(units), len(units)
+    for a, b in spans:
+        i = bisect_right(starts, a) - 1
+        if i < n:
+            u = units[i]
+            edge = a == starts[i] and (u.special or (not u.starts_piece and u.text[:1] == " "))
+            need[i] = need[i] or not edge
+        j = bisect_right(starts, b - 1) - 1
+        need[j] = need[j] or not units[j].special  # a special token's unit always has its end
+    return _LabelBounds(starts, spans, need)
 
 
 class WindowLayout:
@@ -205,19 +262,22 @@ class WindowLayout:
         self._encode_missing(self._prefill_units(batch, whole))
 
     def _prefill_units(self, batch, whole: bool) -> Iterator[tuple[Unit, DialogueCache, bool]]:
+        eot = self.template.end_of_turn
         for dialogue, examples, cache in batch:
             canon = self._canonical_groups(self.system_slots(dialogue) == 1)
             for turn, new in self._canonical_units(dialogue, canon):
-                trainable = whole and turn.role == ASSISTANT
-                for u in new:
-                    yield u, cache, trainable and u.has_content
+                if whole and turn.role == ASSISTANT:  # trained in the middle of a window too
+                    m = canon[ASSISTANT].messages[0]
+                    yield from zip(new, repeat(cache), _label_bounds(new, frozenset((m,)), eot).need)
+                else:
+                    yield from zip(new, repeat(cache), repeat(False))
             for ex in examples:
                 contents, keys, roles = self._messages(dialogue, max(ex.start, ex.end - 1), ex.end)
-                last = len(contents) - 1
+                target = len(contents) - 1
                 for group in self.shape(roles).groups:
-                    for s in group.shapes:
-                        u = instantiate(s, contents, keys)
-                        yield u, cache, any(m == last for m, _, _ in u.spans)
+                    units = [instantiate(s, contents, keys) for s in group.shapes]
+                    bounds = _label_bounds(units, frozenset((target,)), eot) if target in group.messages else None
+                    yield from zip(units, repeat(cache), bounds.need if bounds else repeat(False))
 
     def _group_tokens(self, group: Group, contents, keys, trained: frozenset, cache: DialogueCache) -> GroupTokens:
         flags = tuple(m in trained for m in group.messages)
@@ -226,21 +286,14 @@ class WindowLayout:
         if found is not None:
             return found
         units = [instantiate(s, contents, keys) for s in group.shapes]
-        ends = any(flags)
-        self._encode_missing((u, cache, ends) for u in units)
+        bounds = _label_bounds(units, trained, self.template.end_of_turn) if any(flags) else None
+        need = bounds.need if bounds else [False] * len(units)
+        self._encode_missing(zip(units, repeat(cache), need))
         tokens = [self._store(u, cache)[u.key] for u in units]
         ids = list(chain.from_iterable(t.ids for t in tokens))
         labels = [IGNORE_INDEX] * len(ids)
-        if ends:
-            text = "".join(u.text for u in units)
-            offsets, spans, char = [], [], 0
-            for u, t in zip(units, tokens):
-                offsets += [char + e for e in t.ends]
-                spans += [(char + a, char + b) for m, a, b in u.spans if m in trained]
-                char += len(u.text)
-            for a, b in spans:
-                a, b = answer_start(text, a), _end_of_turn(text, b, self.template.end_of_turn)
-                first, last = bisect_right(offsets, a), bisect_right(offsets, b - 1) + 1
+        if bounds:
+            for first, last in bounds.token_spans(tokens):
                 labels[first:last] = ids[first:last]
         result = cache.groups[gkey] = GroupTokens(ids, labels)
         return result

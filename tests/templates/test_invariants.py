@@ -83,3 +83,47 @@ def test_per_response_trains_only_the_target(template):
     assert [ex.trained for ex in examples] == [(1,), (3,)]
     for ex in examples:
         check_example(f, ex)
+
+
+class _CountingTokenizer:
+    """The encoder's plain tokenizer, counting the texts encoded with and without end offsets."""
+
+    def __init__(self, plain):
+        self._plain, self.with_offsets, self.without = plain, 0, 0
+
+    def encode_batch(self, texts, **kwargs):
+        self.with_offsets += len(texts)
+        return self._plain.encode_batch(texts, **kwargs)
+
+    def encode_batch_fast(self, texts, **kwargs):
+        self.without += len(texts)
+        return self._plain.encode_batch_fast(texts, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("template", "mode", "offsets_needed"),
+    [
+        # Llama-2's answer begins a unit after the space of `[/INST] ` and ends with `</s>`: no
+        # token offsets.
+        ("llama2-chat-memory", "per_response", False),
+        ("llama2-chat", "per_response", False),
+        ("llama2-chat", "whole_dialog", False),
+        # The memory format's earlier answers run on into `###User:` in one unit: offsets.
+        ("llama2-chat-memory", "whole_dialog", True),
+        # ChatML's and Llama-3's begin inside the unit after `<|im_start|>` / `<|end_header_id|>`.
+        ("chatml", "per_response", True),
+        ("llama3", "per_response", True),
+    ],
+)
+def test_labels_read_token_offsets_only_where_a_boundary_needs_them(monkeypatch, template, mode, offsets_needed):
+    f = fitter(template)
+    counting = _CountingTokenizer(f.encoder.plain)
+    monkeypatch.setattr(f.encoder, "plain", counting)
+    checked = 0
+    for d in DIALOGUES + LONG:
+        examples, _ = fit(f, d, mode)
+        for ex in examples:
+            check_example(f, ex)  # labels still equal the tokenizer's own offsets over the whole text
+            checked += 1
+    assert checked > 10 and counting.without > 0
+    assert (counting.with_offsets > 0) == offsets_needed
