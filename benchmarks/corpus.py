@@ -190,11 +190,21 @@ def read_corpus(paths) -> list[dict]:
     return out
 
 
+def turn_texts(record: dict) -> list[str]:
+    """The turns' texts of a record of either corpus: `messages` (content) or ShareGPT
+    `conversations` (value)."""
+    if "messages" in record:
+        return [m["content"] for m in record["messages"]]
+    return [m["value"] for m in record["conversations"]]
+
+
 def describe(dialogues: list[dict]) -> dict:
-    """Shape figures: turn counts and turn lengths (words as whitespace splits, characters)."""
-    turns = sorted(len(d["messages"]) for d in dialogues)
-    lengths = sorted(len(m["content"]) for d in dialogues for m in d["messages"])
-    words = sorted(len(m["content"].split()) for d in dialogues for m in d["messages"])
+    """Shape figures: turn counts and turn lengths (words as whitespace splits, characters), per
+    record (a ShareGPT corpus: per record, not per conversation)."""
+    texts = [turn_texts(d) for d in dialogues]
+    turns = sorted(map(len, texts))
+    lengths = sorted(len(t) for ts in texts for t in ts)
+    words = sorted(len(t.split()) for ts in texts for t in ts)
 
     def pct(xs, q):
         return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else 0
@@ -209,8 +219,8 @@ def describe(dialogues: list[dict]) -> dict:
         "words_per_turn": {q: pct(words, q) for q in (0.0, 0.5, 0.9, 0.99, 1.0)},
         "characters_per_turn": {q: pct(lengths, q) for q in (0.5, 0.99, 1.0)},
         "kinds": dict(sorted(Counter(d.get("kind", "?") for d in dialogues).items())),
-        "code_turns": sum("```" in m["content"] for d in dialogues for m in d["messages"]),
-        "non_ascii_turns": sum(not m["content"].isascii() for d in dialogues for m in d["messages"]),
+        "code_turns": sum("```" in t for ts in texts for t in ts),
+        "non_ascii_turns": sum(not t.isascii() for ts in texts for t in ts),
     }
 
 
@@ -226,8 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     paths = write_corpus(args.out, args.dialogues, args.seed, args.shard_size, args.jobs, args.sharegpt)
     print(f"wrote {len(paths)} shards in {time.perf_counter() - started:.1f}s")
-    if not args.sharegpt:
-        print(json.dumps(describe(read_corpus(paths)), indent=1))
+    print(json.dumps(describe(read_corpus(paths)), indent=1))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python -m benchmarks.phases {floor,baseline,beam_prep,scaling} --corpus DIR --work DIR --result FILE
 
 floor      every turn of the corpus tokenized once, batched, with the bundled tokenizer's Rust backend
+           (--sharegpt: every turn of every record, the copies' too)
 baseline   datasets.load_dataset('json') + map(batched=True, num_proc=2) re-tokenizing (baseline.py)
 beam_prep  beam_prep.job.run_job on the FnApiRunner with 2 multi_processing workers: read, explode,
            truncate, render, write Parquet, JSONL and hf/
@@ -22,13 +23,14 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus import corpus_files_of as corpus_files
-from benchmarks.corpus import read_corpus
+from benchmarks.corpus import read_corpus, turn_texts
 
 MAX_SEQ_LENGTH = 4096
 TEMPLATE = "llama2-chat-memory"
@@ -42,7 +44,7 @@ def floor(args) -> dict:
     from beam_prep.config import BUNDLED_TOKENIZER
 
     started = time.perf_counter()
-    texts = [m["content"] for d in read_corpus(corpus_files(args.corpus)) for m in d["messages"]]
+    texts = [t for d in read_corpus(corpus_files(args.corpus)) for t in turn_texts(d)]
     read = time.perf_counter() - started
     backend = AutoTokenizer.from_pretrained(BUNDLED_TOKENIZER).backend_tokenizer
     started, cpu = time.perf_counter(), time.process_time()  # process_time: CPU of all the process's threads
@@ -79,6 +81,8 @@ def beam_prep(args) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     files = [os.path.join(args.corpus, "part-*.jsonl.gz")]
     config = RunConfig(input=files, output=out, max_seq_length=MAX_SEQ_LENGTH, template=TEMPLATE)
+    if args.sharegpt:  # the records as a dump holds them: its conversations are rejoined by id
+        config = replace(config, input_format="sharegpt")
     started = time.perf_counter()
     stats = run_job(config, [*BEAM_ARGS, f"--direct_num_workers={args.workers}"])
     seconds = time.perf_counter() - started
@@ -156,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="beam_prep: local SDK worker processes")
     ap.add_argument("--keep", action="store_true", help="keep the outputs of baseline and beam_prep")
+    ap.add_argument("--sharegpt", action="store_true", help="beam_prep: the corpus holds ShareGPT records")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     result = PHASES[args.phase](args)

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick         # 1,000 dialogues, under 2 minutes on 2 cores
     python benchmarks/run.py --dialogues 5000 --phases floor,beam_prep
     python benchmarks/run.py --phases floor,beam_prep --repeat 2 --workers 1
+    python benchmarks/run.py --sharegpt --phases floor,beam_prep   # ShareGPT records (corpus.py)
 
 Generates the seeded corpus (corpus.py) once under --work, then runs each phase in a fresh child
 process (phases.py) while sampling the peak memory of that child's whole process tree (memory.py),
@@ -38,14 +39,14 @@ LABELS = {
 }
 
 
-def ensure_corpus(work: Path, dialogues: int, seed: int) -> tuple[str, dict]:
-    """The corpus folder (generated once per size and seed) and its shape figures."""
-    folder = work / f"corpus-{dialogues}-{seed}"
+def ensure_corpus(work: Path, dialogues: int, seed: int, sharegpt: bool = False) -> tuple[str, dict]:
+    """The corpus folder (generated once per size, seed and kind) and its shape figures."""
+    folder = work / f"corpus-{'sharegpt-' if sharegpt else ''}{dialogues}-{seed}"
     done = folder / "_DONE.json"
     if done.is_file():
         return str(folder), json.loads(done.read_text())
     started = time.perf_counter()
-    write_corpus(folder, dialogues, seed)
+    write_corpus(folder, dialogues, seed, sharegpt=sharegpt)
     generated = time.perf_counter() - started
     shape = describe(read_corpus(corpus_files_of(folder)))
     shape["generate_seconds"] = round(generated, 1)
@@ -160,20 +161,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", action="store_true", help="keep the baseline and beam_prep outputs under --work")
     ap.add_argument("--workers", type=int, default=2, help="beam_prep's local SDK worker processes")
     ap.add_argument("--repeat", type=int, default=1, help="run the phases this many times, alternating; fastest counts")
+    ap.add_argument(
+        "--sharegpt",
+        action="store_true",
+        help="the corpus as ShareGPT records (split conversations, copies: corpus.py); floor, beam_prep, write",
+    )
     args = ap.parse_args(argv)
     dialogues = 1000 if args.quick else args.dialogues
     phases = [p for p in args.phases.split(",") if p]
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise SystemExit(f"--phases: unknown {sorted(unknown)}; choose from {', '.join(PHASES)}")
+    if args.sharegpt and set(phases) & {"baseline", "scaling"}:
+        raise SystemExit("--sharegpt: baseline and scaling read the plain corpus; choose from floor,beam_prep,write")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    corpus, shape = ensure_corpus(work, dialogues, args.seed)
+    corpus, shape = ensure_corpus(work, dialogues, args.seed, args.sharegpt)
     print(f"corpus {corpus}: {json.dumps(shape)}", flush=True)
     extra = ["--seed", str(args.seed), "--examples", str(args.scaling_examples or (400 if args.quick else 2000))]
     extra += ["--keep"] if args.keep else []
+    extra += ["--sharegpt"] if args.sharegpt else []
     results: dict = {"command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]), "machine": machine()}
-    results.update({"dialogues": dialogues, "seed": args.seed, "corpus": shape, "phases": {}})
+    results.update({"dialogues": dialogues, "seed": args.seed, "sharegpt": args.sharegpt, "corpus": shape})
+    results["phases"] = {}
     extra += ["--workers", str(args.workers)]
     runs: dict[str, list[dict]] = {}
     for round_ in range(args.repeat):  # phases alternate, so each sees the machine's load alike
@@ -185,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     for phase, rs in runs.items():  # the fastest run of each phase counts; all are kept
         results["phases"][phase] = {**min(rs, key=lambda r: r["seconds"]), "all_runs": rs}
     results["summary"] = summarize(results["phases"])
-    out = work / f"results-{dialogues}.json"
+    out = work / f"results-{'sharegpt-' if args.sharegpt else ''}{dialogues}.json"
     out.write_text(json.dumps(results, indent=1))
     print(report(results))
     print(f"machine: {results['machine']}\nresults: {out}")

@@ -7,7 +7,17 @@ from pathlib import Path
 
 from beam_prep.core.normalize import normalize
 from beam_prep.core.records import RawRecord
-from benchmarks.corpus import _words, corpus_files_of, make_dialogue, num_pairs, read_corpus, write_corpus
+from benchmarks.corpus import (
+    _words,
+    corpus_files_of,
+    describe,
+    make_dialogue,
+    make_sharegpt,
+    num_pairs,
+    read_corpus,
+    turn_texts,
+    write_corpus,
+)
 
 SPECIAL = ("<s>", "</s>", "<unk>")
 
@@ -58,3 +68,20 @@ def test_some_code_and_non_english_text():
     assert kinds & {"de", "es", "fr", "ru", "zh", "ja", "ko", "ar", "hi"}
     code = [m["content"] for d in dialogues if d["kind"] == "code" for m in d["messages"]]
     assert any("```" in c for c in code)
+
+
+def test_the_floor_reads_every_turn_of_either_corpus(tmp_path):
+    """benchmarks/run.py --sharegpt: the floor tokenizes every turn of every ShareGPT record (its
+    `value`s), and the shape figures count them as in the plain corpus."""
+    plain = read_corpus(write_corpus(tmp_path / "plain", 30, seed=1, jobs=1))
+    shared = read_corpus(write_corpus(tmp_path / "sharegpt", 30, seed=1, jobs=1, sharegpt=True))
+    assert shared == [r for i in range(30) for r in make_sharegpt(1, i)]
+    for records in (plain, shared):
+        shape = describe(records)
+        assert shape["dialogues"] == len(records)
+        assert shape["turns"] == sum(len(turn_texts(r)) for r in records)
+    assert turn_texts(plain[0]) == [m["content"] for m in plain[0]["messages"]]
+    assert turn_texts(shared[0]) == [m["value"] for m in shared[0]["conversations"]]
+    # The same dialogues: a record of a ShareGPT copy or a part holds turns of the plain corpus.
+    every_plain_turn = {t for r in plain for t in turn_texts(r)}
+    assert sum(t in every_plain_turn for r in shared for t in turn_texts(r)) > 0.9 * describe(shared)["turns"]
