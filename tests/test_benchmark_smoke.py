@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from array import array
 from pathlib import Path
 
 from beam_prep.core.normalize import normalize
@@ -85,3 +86,21 @@ def test_the_floor_reads_every_turn_of_either_corpus(tmp_path):
     # The same dialogues: a record of a ShareGPT copy or a part holds turns of the plain corpus.
     every_plain_turn = {t for r in plain for t in turn_texts(r)}
     assert sum(t in every_plain_turn for r in shared for t in turn_texts(r)) > 0.9 * describe(shared)["turns"]
+
+
+def test_write_cost_reads_back_the_rows_the_writer_was_given(tmp_path):
+    """benchmarks/write_cost.py times the writer on rows read back from an output's Parquet: they
+    must be the rows as the writer receives them (token columns as array('i'), no attention_mask)."""
+    from beam_prep.io.shard_writer import write_shard
+    from benchmarks.write_cost import load_rows, measure
+    from tests.pipeline.test_write import make_row
+
+    rows = [make_row(i, n) for i, n in enumerate([1, 5, 40, 300])]
+    write_shard(str(tmp_path), "train", rows)
+    folder = next(p.parent for p in tmp_path.rglob("*.parquet"))
+    back = load_rows(str(folder), max_rows=3)
+    assert back == rows[:3]
+    assert all(isinstance(r["input_ids"], array) for r in back)
+    costs = measure(back, repeat=1)
+    assert {"rows_to_table", "_json_lines", "parquet, all columns", "parquet, labels alone"} <= costs.keys()
+    assert all(c >= 0 for c in costs.values())
