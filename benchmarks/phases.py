@@ -106,11 +106,9 @@ def beam_prep(args) -> dict:
 def write(args) -> dict:
     """Writing beam_prep's output rows in the three formats, timed alone: a lower bound that any tool
     producing this output pays on top of tokenizing."""
-    from array import array
-
-    import pyarrow.parquet as pq
-
+    from beam_prep.io.shard_writer import ROWS_PER_TABLE
     from beam_prep.io.shards import ShardFiles
+    from benchmarks.write_cost import writer_rows
 
     kept = Path(args.work, "beam_prep_parquet")
     files = sorted(kept.glob("*.parquet"))
@@ -119,14 +117,12 @@ def write(args) -> dict:
     out = Path(args.work, "write_out")
     seconds, cpu, rows_written, tokens = 0.0, 0.0, 0, 0
     for i, f in enumerate(files):
-        rows = pq.read_table(f).to_pylist()
-        for row in rows:
-            row["input_ids"], row["labels"] = array("i", row["input_ids"]), array("i", row["labels"])
+        rows = writer_rows(f)
         shutil.rmtree(out, ignore_errors=True)
         started, cpu_started = time.perf_counter(), time.process_time()
         shard = ShardFiles({fmt: str(out / f"{i}.{fmt}") for fmt in ("parquet", "jsonl", "arrow")})
-        for j in range(0, len(rows), 1024):
-            shard.write(rows[j : j + 1024])
+        for j in range(0, len(rows), ROWS_PER_TABLE):
+            shard.write(rows[j : j + ROWS_PER_TABLE])
         shard.close()
         seconds, cpu = seconds + time.perf_counter() - started, cpu + time.process_time() - cpu_started
         rows_written, tokens = rows_written + shard.rows, tokens + shard.tokens

@@ -28,21 +28,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beam_prep.io.fs import url_to_fs
+from beam_prep.io.shard_writer import ROWS_PER_TABLE
+from beam_prep.io.shards import _TOKEN_COLUMNS as LISTS
 from beam_prep.io.shards import PARQUET_OPTIONS, SCHEMA, ShardFiles, _arrow_schema, _json_lines, rows_to_table
 
-ROWS_PER_TABLE = 1024
-LISTS = ("input_ids", "labels", "attention_mask")
+
+def writer_rows(path: str | Path) -> list[dict]:
+    """The rows of one output Parquet shard as the writer receives them (pipeline/render.py
+    example_row): token columns as array('i'), no attention_mask (the table derives it)."""
+    rows = pq.read_table(path).to_pylist()
+    for r in rows:
+        r.pop("attention_mask", None)
+        r["input_ids"], r["labels"] = array("i", r["input_ids"]), array("i", r["labels"])
+    return rows
 
 
 def load_rows(folder: str, max_rows: int) -> list[dict]:
     rows = []
     for path in sorted(Path(folder).glob("*.parquet")):
-        for r in pq.read_table(path).to_pylist():
-            r.pop("attention_mask", None)
-            r["input_ids"], r["labels"] = array("i", r["input_ids"]), array("i", r["labels"])
-            rows.append(r)
-            if len(rows) >= max_rows:
-                return rows
+        rows += writer_rows(path)
+        if len(rows) >= max_rows:
+            return rows[:max_rows]
     return rows
 
 
