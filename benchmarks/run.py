@@ -182,8 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     extra += ["--keep"] if args.keep else []
     extra += ["--sharegpt"] if args.sharegpt else []
     results: dict = {"command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]), "machine": machine()}
-    results.update({"dialogues": dialogues, "seed": args.seed, "sharegpt": args.sharegpt, "corpus": shape})
-    results["phases"] = {}
+    results.update(
+        {"dialogues": dialogues, "seed": args.seed, "sharegpt": args.sharegpt, "corpus": shape, "phases": {}}
+    )
     extra += ["--workers", str(args.workers)]
     runs: dict[str, list[dict]] = {}
     for round_ in range(args.repeat):  # phases alternate, so each sees the machine's load alike
