@@ -27,7 +27,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beam_prep.io import shards
+from beam_prep.io.shard_writer import ROWS_PER_TABLE
 from beam_prep.io.shards import _arrow_schema, _json_lines, rows_to_table
+from benchmarks.write_cost import writer_rows
 
 TOKENS = ("input_ids", "labels")
 # name: (codec, level, dictionary on the token columns (None: on no column), token type, attention_mask)
@@ -53,9 +55,9 @@ VARIANTS = {
 def load_tables(folder: str, max_rows: int) -> tuple[list[pa.Table], list[list[dict]]]:
     tables, row_lists, n = [], [], 0
     for f in sorted(Path(folder).glob("*.parquet")):
-        rows = pq.read_table(f).to_pylist()
-        for i in range(0, len(rows), 1024):
-            chunk = rows[i : i + 1024]
+        rows = writer_rows(f)
+        for i in range(0, len(rows), ROWS_PER_TABLE):
+            chunk = rows[i : i + ROWS_PER_TABLE]
             row_lists.append(chunk)
             tables.append(rows_to_table(chunk))
             n += len(chunk)
