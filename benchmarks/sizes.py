@@ -67,6 +67,9 @@ def load_tables(folder: str, max_rows: int) -> tuple[list[pa.Table], list[list[d
 
 
 def variant_table(table: pa.Table, token_type, mask: bool) -> pa.Table:
+    """The writer's table with the variant's token type, and with or without an all-ones mask of
+    that type (the writer's own int8 mask, issue 13, is dropped first: each variant says its own)."""
+    table = table.drop_columns([n for n in ("attention_mask",) if n in table.schema.names])
     for name in TOKENS:
         at = table.schema.get_field_index(name)
         table = table.set_column(at, name, table.column(name).cast(pa.list_(token_type)))
