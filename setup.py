@@ -54,7 +54,10 @@ setup(
         "test": [
             "pytest>=7",
             "hypothesis",
-            "moto[server]>=5",
+            # 5.2.6 checks ListObjects(V2) against an IAM action "s3:ListObjects" that AWS does not
+            # have (AWS: s3:ListBucket), so the read-only user of tests/cloud cannot list; 5.1 fails
+            # botocore's current signatures. Lift the cap when a release maps it back.
+            "moto[server]>=5.2,<5.2.6",
             "gcp-storage-emulator",
             "mistral-common",
             "sentencepiece",
