@@ -4,15 +4,21 @@ A window is rendered as a template skeleton, cut into units (units.py) and group
 Every unit is tokenized once per dialogue (content units) or once per worker (literal units); the
 groups of middle turns are the same in every window, so they are laid out once per dialogue in a
 flat array and a window is: head groups + a slice of the flat array + tail groups. `count` is then
-O(1) per window for regular templates, and assembling an example costs list slices.
+O(1) per window for regular templates, and assembling an example costs copies of int arrays.
+
+Token ids are `array('i')` from the groups on: each unit's ids become machine ints once, when its
+group is laid out, and an example is memcpy'd from its groups. Built as Python lists, every output
+token was converted again in each example that holds it (2.8 examples a turn on the benchmark
+corpus; benchmarks/README.md run 9).
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from itertools import chain, repeat
+from itertools import repeat
 from typing import NamedTuple
 
 from beam_prep.core.records import ASSISTANT, USER, Dialogue, Example
@@ -33,16 +39,16 @@ class WindowShape:
 
 @dataclass(frozen=True, slots=True)
 class GroupTokens:
-    ids: list[int]
-    labels: list[int]
+    ids: array  # array('i'), as every token sequence from here on
+    labels: array
 
 
 @dataclass(slots=True)
 class _Flat:
     """Canonical groups of every turn of a dialogue, laid end to end (per dialogue, per labelling)."""
 
-    ids: list[int]
-    labels: list[int]
+    ids: array
+    labels: array
     offsets: list[int]  # offsets[j]: start of turn j's group in ids; offsets[n]: the end
 
 
@@ -290,8 +296,10 @@ class WindowLayout:
         need = bounds.need if bounds else [False] * len(units)
         self._encode_missing(zip(units, repeat(cache), need))
         tokens = [self._store(u, cache)[u.key] for u in units]
-        ids = list(chain.from_iterable(t.ids for t in tokens))
-        labels = [IGNORE_INDEX] * len(ids)
+        ids = array("i")
+        for t in tokens:
+            ids.extend(t.ids)
+        labels = array("i", (IGNORE_INDEX,)) * len(ids)
         if bounds:
             for first, last in bounds.token_spans(tokens):
                 labels[first:last] = ids[first:last]
@@ -306,7 +314,7 @@ class WindowLayout:
         if not canon:
             cache.flats[train_assistants] = None
             return None
-        ids, labels, offsets = [], [], []
+        ids, labels, offsets = array("i"), array("i"), []
         first = 1 if dialogue.has_system else 0
         self._encode_missing((u, cache, False) for _, new in self._canonical_units(dialogue, canon) for u in new)
         for j, turn in enumerate(dialogue.turns[: _middle_end(dialogue)]):
@@ -361,7 +369,7 @@ class WindowLayout:
         """A copy of `ex` with input_ids and labels from the groups of its window. A copy, so the
         ids are held only by the example handed on, not by the caller's batch of inputs."""
         enc = self.encoder
-        ids, labels = list(enc.prefix_ids), [IGNORE_INDEX] * len(enc.prefix_ids)
+        ids, labels = array("i", enc.prefix_ids), array("i", (IGNORE_INDEX,)) * len(enc.prefix_ids)
         pieces = self._pieces(ex.dialogue, ex.start, ex.end, cache, ex.trained)
         for g in pieces.groups[: pieces.at]:
             ids += g.ids
@@ -372,8 +380,8 @@ class WindowLayout:
         for g in pieces.groups[pieces.at :]:
             ids += g.ids
             labels += g.labels
-        ids += enc.suffix_ids
-        labels += [IGNORE_INDEX] * len(enc.suffix_ids)
+        ids.extend(enc.suffix_ids)
+        labels.extend((IGNORE_INDEX,) * len(enc.suffix_ids))
         return replace(ex, input_ids=ids, labels=labels)
 
 

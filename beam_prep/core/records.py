@@ -7,6 +7,7 @@ Provenance (source file, line) travels in every record so a reject can always be
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
@@ -176,8 +177,8 @@ class Example:
     turn_index: int  # README's turn_index: `end`, or -1 for a whole dialogue in one window
     trained: tuple[int, ...]
     dropped_turns: int = 0
-    input_ids: list[int] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
+    input_ids: array = field(default_factory=lambda: array("i"))  # array('i'): compact, copied by memcpy
+    labels: array = field(default_factory=lambda: array("i"))
 
     @property
     def id(self) -> str:

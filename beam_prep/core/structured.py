@@ -25,6 +25,7 @@ call from its results; the system prompt and the tools header are rendered in ev
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -41,8 +42,8 @@ REASONING_POLICIES = ("train", "drop")  # --reasoning: train a target's reasonin
 @dataclass(frozen=True, slots=True)
 class Window:
     text: str
-    ids: list[int]
-    labels: list[int]
+    ids: array  # array('i'), as the plain path's (layout.py)
+    labels: array
 
 
 class StructuredFitter:
@@ -206,12 +207,12 @@ class StructuredFitter:
         rendered, enc = last[1:] if last and last[0] == key else (None, None)
         text, spans = self.text(dialogue, start, end, trained, rendered)
         enc = enc or self.encoder.backend.encode(text, add_special_tokens=True)
-        ids = list(enc.ids)
+        ids = enc.ids
         labels = [
             i if e > s and any(s < b and e > a for a, b in spans) else IGNORE_INDEX
             for i, (s, e) in zip(ids, enc.offsets)
         ]
-        return Window(text, ids, labels)
+        return Window(text, array("i", ids), array("i", labels))
 
     def _span(self, messages: list[dict], tools, k: int, text: str) -> tuple[int, int]:
         """(start, end) in text of assistant message k as trained: after its header, through its end."""

@@ -29,9 +29,15 @@ def example_row(example: Example, text: str, completion_start: int) -> dict:
         "num_tokens": len(example.input_ids),
         "context_turns": example.context_turns,
         "dropped_turns": example.dropped_turns,
-        "input_ids": array("i", example.input_ids),
-        "labels": array("i", example.labels),
+        "input_ids": _ints(example.input_ids),
+        "labels": _ints(example.labels),
     }
+
+
+def _ints(ids) -> array:
+    """The fitters' array('i') as it is (no copy: the row only passes it on); any other sequence
+    converted."""
+    return ids if type(ids) is array and ids.typecode == "i" else array("i", ids)
 
 
 class _Render(CountingDoFn):

@@ -47,7 +47,7 @@ def test_ids_equal_the_tokenizer_on_the_text(encoder, make_fitter, template, mod
         examples, _ = fit_all(fitter, d, mode)
         for ex in examples:
             text, _ = window_text(fitter, ex)
-            assert ex.input_ids == encoder.encode_text(text), text
+            assert list(ex.input_ids) == encoder.encode_text(text), text
             assert len(ex.input_ids) <= 300
             checked += 1
     assert checked > 50
@@ -100,7 +100,7 @@ def test_labels_train_only_the_target_and_eos(encoder, make_fitter):
     trained = [i for i, label in zip(ex.input_ids, ex.labels) if label != IGNORE_INDEX]
     assert encoder.hf.convert_ids_to_tokens(trained) == ["▁I", "▁am", "▁doing", "▁great", "!", "</s>"]
     assert ex.input_ids[0] == encoder.hf.bos_token_id and ex.input_ids.count(encoder.hf.bos_token_id) == 1
-    assert ex.labels[: -len(trained)] == [IGNORE_INDEX] * (len(ex.labels) - len(trained))
+    assert list(ex.labels)[: -len(trained)] == [IGNORE_INDEX] * (len(ex.labels) - len(trained))
 
 
 def test_whole_dialog_trains_every_assistant_turn(encoder, make_fitter):

@@ -49,7 +49,7 @@ def assistants(dialogue: Dialogue) -> list[int]:
 def check_example(fitter, encoder, ex: Example) -> None:
     text, completion = window_text(fitter, ex)
     ids = encoder.encode_text(text)
-    assert ids == ex.input_ids and len(ids) <= fitter.max_seq_length
+    assert ids == list(ex.input_ids) and len(ids) <= fitter.max_seq_length
     assert len(ex.labels) == len(ids) and 0 < completion < len(text)
 
 

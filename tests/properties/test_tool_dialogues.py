@@ -47,7 +47,7 @@ def check(f, d, ex):
         hf_message(t) for t in d.turns[ex.start : ex.end + 1]
     ]
     assert text == hf.apply_chat_template(messages, tools=f.structured.tools(d), tokenize=False).rstrip()
-    assert ex.input_ids == hf(text)["input_ids"] and len(ex.input_ids) <= f.max_seq_length
+    assert list(ex.input_ids) == hf(text)["input_ids"] and len(ex.input_ids) <= f.max_seq_length
     assert d.turns[ex.start].role == "user" and trained
     tools = f.structured.tools(d)
     for at in [i for i in range(len(text)) if text.startswith("<tool_response>", i)]:  # results: never
@@ -65,7 +65,7 @@ def check(f, d, ex):
             i if e > s and any(s < b and e > a for a, b in spans) else IGNORE_INDEX
             for i, (s, e) in zip(enc["input_ids"], enc["offset_mapping"])
         ]
-        assert ex.labels == expected  # so never on weight-0 turns, tool results or the tools header
+        assert list(ex.labels) == expected  # so never on weight-0 turns, tool results or the tools header
     header_end = text.index("</tools>")
     assert not any(s < header_end for s, _ in trained)
 

@@ -143,16 +143,16 @@ def check_example(fitter_, ex: Example) -> str:
         rendered = rendered[len(bos) :]  # the tokenizer adds it: the text column leaves it out
     eot = fitter_.template.end_of_turn
     assert text == without_untrained_tail(rendered, ex, eot), "spliced text differs from the template's"
-    assert ex.input_ids == enc.hf(text)["input_ids"], text
+    assert list(ex.input_ids) == enc.hf(text)["input_ids"], text
     prompt_ids = enc.hf(text[:completion_start])["input_ids"]
     n = len(prompt_ids)
-    assert ex.input_ids[:n] == prompt_ids, f"tokenizer(prompt) is not a prefix of input_ids: {text!r}"
+    assert list(ex.input_ids)[:n] == prompt_ids, f"tokenizer(prompt) is not a prefix of input_ids: {text!r}"
     assert ex.labels[n - 1] == IGNORE_INDEX != ex.labels[n], "the completion starts at the first trained token"
     if ex.trained == (ex.end,):
         body = len(ex.input_ids) - len(enc.suffix_ids)
         assert set(ex.labels[:n]) == {IGNORE_INDEX} and ex.labels[n:body] == ex.input_ids[n:body]
     assert len(ex.input_ids) <= fitter_.max_seq_length
-    assert ex.labels == expected_labels(enc.hf, text, ex, eot), text
+    assert list(ex.labels) == expected_labels(enc.hf, text, ex, eot), text
     runs = trained_runs(ex.labels)
     assert len(runs) == len(ex.trained)
     for a, b in runs:

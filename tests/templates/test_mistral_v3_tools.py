@@ -170,12 +170,15 @@ def test_tool_dialogues_ids_and_labels_equal_mistral_common(v3, mode):
             for ex in examples:
                 has_system = d.has_system
                 tokens, labels = reference(v3, request_of(raw, ex.start, ex.end), trained_flags(d, ex))
-                assert ex.input_ids == tokens, name
-                assert ex.labels == labels, name
+                assert list(ex.input_ids) == tokens, name
+                assert list(ex.labels) == labels, name
                 assert len(ex.input_ids) <= budget
                 text, completion = window_text(f, ex)  # the row's text and prompt/completion boundary
                 prompt = f.encoder.hf(text[:completion])["input_ids"]
-                assert f.encoder.hf(text)["input_ids"] == ex.input_ids and ex.input_ids[: len(prompt)] == prompt
+                assert (
+                    f.encoder.hf(text)["input_ids"] == list(ex.input_ids)
+                    and list(ex.input_ids)[: len(prompt)] == prompt
+                )
                 assert ex.labels[len(prompt) - 1] == IGNORE_INDEX != ex.labels[len(prompt)]
                 checked += 1
                 truncated += ex.start > int(has_system)
@@ -197,7 +200,7 @@ def test_plain_dialogues_ids_and_labels_equal_mistral_common(v3, system, mode, m
         for ex in examples:
             request = ChatCompletionRequest(messages=window_messages(f, ex))
             tokens, labels = reference(v3, request, trained_flags(d, ex))
-            assert ex.input_ids == tokens and ex.labels == labels
+            assert list(ex.input_ids) == tokens and list(ex.labels) == labels
             check_example(f, ex)  # and every invariant of tests/templates/test_invariants.py
             checked += 1
             multi += sum(d.turns[i].role == "user" for i in range(ex.start, ex.end + 1)) > 1

@@ -202,8 +202,8 @@ def test_text_ids_and_labels_equal_the_references(template, tok, mode):
                 text, _ = window_text(f, ex)
                 ref_text, spans = reference(hf, raw, ex)
                 assert text == ref_text
-                assert ex.input_ids == hf(text)["input_ids"] and len(ex.input_ids) <= budget
-                assert ex.labels == labels_from(hf, text, spans)
+                assert list(ex.input_ids) == hf(text)["input_ids"] and len(ex.input_ids) <= budget
+                assert list(ex.labels) == labels_from(hf, text, spans)
                 checked += 1
     assert checked >= (12 if mode == "per_response" else 6)
 
@@ -268,7 +268,7 @@ def test_qwen3_reasoning_is_trained_as_rendered_and_history_reasoning_is_the_tem
     for ex in per:
         text, _ = window_text(f, ex)
         ref_text, spans = reference(hf, raw, ex)
-        assert text == ref_text and ex.labels == labels_from(hf, text, spans)
+        assert text == ref_text and list(ex.labels) == labels_from(hf, text, spans)
     first = hf.decode([i for i in per[0].labels if i != IGNORE_INDEX])
     assert first.lstrip().startswith("<think>\nI should look up city 1.\n</think>\n\n<tool_call>")
     # whole_dialog: one window; Qwen3 drops the reasoning of turns before the last user query, so the
@@ -297,7 +297,7 @@ def test_qwen3_inline_think_and_reasoning_dialogues_equal_apply_chat_template(mo
                 reference_text = f.encoder.hf.apply_chat_template(
                     reference_messages(raw, ex, None), tools=raw.get("tools"), tokenize=False
                 )
-                assert text == reference_text.rstrip() and ex.input_ids == f.encoder.hf(text)["input_ids"]
+                assert text == reference_text.rstrip() and list(ex.input_ids) == f.encoder.hf(text)["input_ids"]
 
 
 def test_reasoning_drop_leaves_it_out_of_targets():
@@ -338,7 +338,7 @@ def test_truncation_drops_whole_exchanges(template, tok, budget):
             text, _ = window_text(f, ex)
             assert "get_weather" in text.split("What is the weather")[0]  # the tools header is always kept
             ref_text, spans = reference(f.encoder.hf, raw, ex)
-            assert text == ref_text and ex.labels == labels_from(f.encoder.hf, text, spans)
+            assert text == ref_text and list(ex.labels) == labels_from(f.encoder.hf, text, spans)
         if mode == "per_response":
             targets = [e.end for e in explode(d, mode)]
             assert len(examples) + len(rejects) == len(targets)
@@ -374,8 +374,8 @@ def test_weight_0_turns_of_plain_dialogues_stay_untrained_on_the_fast_path(templ
             assert examples and all(1 not in ex.trained for ex in examples)
             for ex in examples:
                 text, _ = window_text(f, ex)
-                assert ex.input_ids == f.encoder.hf(text)["input_ids"]
-                assert ex.labels == expected_labels(f.encoder.hf, text, ex, f.template.end_of_turn)
+                assert list(ex.input_ids) == f.encoder.hf(text)["input_ids"]
+                assert list(ex.labels) == expected_labels(f.encoder.hf, text, ex, f.template.end_of_turn)
 
 
 HERMES_GOLDEN = [
@@ -416,7 +416,7 @@ def test_hermes_3_tool_use_template(tmp_path, budget):
                     reference_messages(raw, ex, None), tools=raw["tools"], tokenize=False
                 )
                 assert text == reference_text[len("<s>") :].rstrip()
-                assert ex.input_ids == enc.hf(text)["input_ids"] and len(ex.input_ids) <= budget
+                assert list(ex.input_ids) == enc.hf(text)["input_ids"] and len(ex.input_ids) <= budget
                 trained = enc.hf.decode([i if i != IGNORE_INDEX else 32001 for i in ex.labels])
                 runs = [r.strip() for r in trained.split("<|im_start|>") if r.strip()]
                 assert len(runs) == len(ex.trained)
