@@ -5,7 +5,10 @@ worker subprocesses, datasets' num_proc pool) every `interval` seconds and keeps
   - the tree's total RSS and PSS (PSS splits pages shared between forked processes fairly, so the
     sum is not inflated by copy-on-write sharing),
   - the largest single process other than the root ("per worker"), and the root itself,
-and the CPU seconds (user + system) the tree used, from each process's last sample.
+and the CPU seconds (user + system) the tree used, from each process's last sample, with the system
+part on its own: on this machine's VM the first touch of a page of guest memory costs about 2.7 s of
+system CPU per GiB (benchmarks/README.md run 9), and the host takes freed pages back, so a phase pays
+it for every page of memory or page cache it grows into, the files it writes included.
 Sampling can miss a spike shorter than the interval; at 0.1 s it sees every phase that matters here.
 """
 
@@ -18,10 +21,10 @@ import time
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_table() -> tuple[dict[int, list[int]], dict[int, float]]:
-    """(children of each pid, CPU seconds (user + system) of each pid) from /proc/*/stat."""
+def _proc_table() -> tuple[dict[int, list[int]], dict[int, tuple[float, float]]]:
+    """(children of each pid, (user, system) CPU seconds of each pid) from /proc/*/stat."""
     children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
+    cpu: dict[int, tuple[float, float]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -32,7 +35,7 @@ def _proc_table() -> tuple[dict[int, list[int]], dict[int, float]]:
             continue
         fields = stat[stat.rindex(b")") + 2 :].split()  # fields[0] is stat field 3 (state)
         children.setdefault(int(fields[1]), []).append(int(name))
-        cpu[int(name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+        cpu[int(name)] = (int(fields[11]) / _TICKS, int(fields[12]) / _TICKS)
     return children, cpu
 
 
@@ -71,7 +74,7 @@ class TreeSampler(threading.Thread):
         self._halt = threading.Event()
         self.tree_rss = self.tree_pss = self.root_rss = self.worker_rss = 0
         self.max_processes = self.samples = 0
-        self._cpu: dict[int, float] = {}  # last CPU seconds seen per pid of the tree
+        self._cpu: dict[int, tuple[float, float]] = {}  # last (user, system) seconds seen per pid
 
     def run(self):
         while not self._halt.is_set():
@@ -109,7 +112,8 @@ class TreeSampler(threading.Thread):
             "tree_pss_mib": round(self.tree_pss / mib),
             "root_rss_mib": round(self.root_rss / mib),
             "largest_child_rss_mib": round(self.worker_rss / mib),
-            "cpu_seconds": round(sum(self._cpu.values()), 1),  # up to the last sample of each process
+            "cpu_seconds": round(sum(u + s for u, s in self._cpu.values()), 1),  # to each process's last sample
+            "system_cpu_seconds": round(sum(s for _, s in self._cpu.values()), 1),
             "max_processes": self.max_processes,
             "samples": self.samples,
         }

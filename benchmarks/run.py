@@ -76,6 +76,7 @@ def run_phase(phase: str, corpus: str, work: Path, extra: list[str]) -> dict:
         **json.loads(result_file.read_text()),
         "process_wall_seconds": round(wall, 2),
         "process_cpu_seconds": peaks["cpu_seconds"],
+        "process_system_cpu_seconds": peaks["system_cpu_seconds"],
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "memory": peaks,
     }
@@ -98,7 +99,7 @@ def machine() -> dict:
 
 def report(results: dict) -> str:
     lines = [
-        "phase           timed_s  timed_cpu_s  process_s  cpu_s  load  tree_rss_MiB  tree_pss_MiB  root_MiB"
+        "phase           timed_s  timed_cpu_s  process_s  cpu_s  sys_s  load  tree_rss_MiB  tree_pss_MiB  root_MiB"
         "  largest_child_MiB  examples  tokens"
     ]
     for phase in ("floor", "baseline", "beam_prep", "write"):
@@ -109,7 +110,8 @@ def report(results: dict) -> str:
         lines.append(
             f"{LABELS[phase]:<15} {r['seconds']:>7.1f}  {r.get('cpu_seconds', float('nan')):>11.1f}  "
             f"{r['process_wall_seconds']:>9.1f}  "
-            f"{r['process_cpu_seconds']:>5.0f}  {max(r['load_average_1min']):>4.1f}  {m['tree_rss_mib']:>12}  "
+            f"{r['process_cpu_seconds']:>5.0f}  {r.get('process_system_cpu_seconds', float('nan')):>5.1f}  "
+            f"{max(r['load_average_1min']):>4.1f}  {m['tree_rss_mib']:>12}  "
             f"{m['tree_pss_mib']:>12}  {m['root_rss_mib']:>8}  {m['largest_child_rss_mib']:>17}  "
             f"{r.get('examples', '-'):>8}  {r['tokens']:>,}"
         )
@@ -192,7 +194,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"running {LABELS[phase]} (round {round_ + 1} of {args.repeat}) ...", flush=True)
             runs.setdefault(phase, []).append(run_phase(phase, corpus, work, extra))
             r = runs[phase][-1]
-            print(f"  done in {r['process_wall_seconds']}s, {r['process_cpu_seconds']} CPU-s", flush=True)
+            print(
+                f"  done in {r['process_wall_seconds']}s, {r['process_cpu_seconds']} CPU-s "
+                f"({r['process_system_cpu_seconds']} system)",
+                flush=True,
+            )
     for phase, rs in runs.items():  # the fastest run of each phase counts; all are kept
         results["phases"][phase] = {**min(rs, key=lambda r: r["seconds"]), "all_runs": rs}
     results["summary"] = summarize(results["phases"])
