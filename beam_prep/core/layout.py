@@ -6,8 +6,8 @@ groups of middle turns are the same in every window, so they are laid out once p
 flat array and a window is: head groups + a slice of the flat array + tail groups. `count` is then
 O(1) per window for regular templates, and assembling an example costs copies of int arrays.
 
-Token ids are `array('i')` from the groups on: each unit's ids become machine ints once, when its
-group is laid out, and an example is memcpy'd from its groups. Built as Python lists, every output
+Token ids are `array('i')` from the tokenizer on (tokenizer.UnitTokens): each chunk's ids become
+machine ints once, and groups and examples are memcpy'd from them. Built as Python lists, every output
 token was converted again in each example that holds it (2.8 examples a turn on the benchmark
 corpus; benchmarks/README.md run 9).
 """
@@ -259,7 +259,7 @@ class WindowLayout:
         encoded = iter(self.encoder.encode_units([(u.text, u.starts_piece) for u, _ in plain], [e for _, e in plain]))
         special_ids = self.encoder.special_ids
         for u, cache, _ in todo.values():
-            tokens = UnitTokens((special_ids[u.text],), (len(u.text),)) if u.special else next(encoded)
+            tokens = UnitTokens(array("i", (special_ids[u.text],)), (len(u.text),)) if u.special else next(encoded)
             self._store(u, cache)[u.key] = tokens
 
     def prefill(self, batch: list[tuple[Dialogue, list[Example], DialogueCache]], whole: bool) -> None:
@@ -298,7 +298,7 @@ class WindowLayout:
         tokens = [self._store(u, cache)[u.key] for u in units]
         ids = array("i")
         for t in tokens:
-            ids.extend(t.ids)
+            ids += t.ids
         labels = array("i", (IGNORE_INDEX,)) * len(ids)
         if bounds:
             for first, last in bounds.token_spans(tokens):

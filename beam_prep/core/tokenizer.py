@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import re
+from array import array
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -30,7 +31,7 @@ class TokenizerError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class UnitTokens:
-    ids: tuple[int, ...]
+    ids: array  # array('i'): made once per chunk, then only copied (layout.py's groups)
     ends: tuple[int, ...] | None  # each token's end offset (characters) in the unit's text, if computed
 
 
@@ -147,12 +148,12 @@ class TextEncoder:
             if len(plan) == 1:
                 ids, ends = encoded[plan[0][0]]
             else:
-                ids, ends = [], [] if want else None
+                ids, ends = array("i"), [] if want else None
                 for c, a in plan:
                     ids += encoded[c][0]
                     if want:
                         ends += [a + e for e in encoded[c][1]]
-                ids, ends = tuple(ids), ends and tuple(ends)
+                ends = ends and tuple(ends)
             out.append(UnitTokens(ids, ends if want else None))
         return out
 
@@ -180,7 +181,7 @@ class TextEncoder:
                 else:
                     shift = len(ANCHOR)
                     ends = tuple([e - shift for _, e in enc.offsets[skip:]])
-            out.append((tuple(ids), ends))
+            out.append((array("i", ids), ends))
         return out
 
 
