@@ -104,3 +104,26 @@ def test_write_cost_reads_back_the_rows_the_writer_was_given(tmp_path):
     costs = measure(back, repeat=1)
     assert {"rows_to_table", "_json_lines", "parquet, all columns", "parquet, labels alone"} <= costs.keys()
     assert all(c >= 0 for c in costs.values())
+
+
+def test_tree_sampler_keeps_the_system_part_of_a_childs_cpu(tmp_path):
+    """benchmarks/memory.py: `system_cpu_seconds` is the part of `cpu_seconds` spent in the kernel,
+    summed over the tree (a child writing 256 MiB into the page cache spends it there)."""
+    import subprocess
+    import sys
+
+    from benchmarks.memory import TreeSampler
+
+    script = (
+        "import os, sys\n"
+        "with open(sys.argv[1], 'wb') as f:\n"
+        "    for _ in range(256): f.write(os.urandom(1 << 20))\n"
+        "sum(i * i for i in range(3_000_000))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "blob")])
+    sampler = TreeSampler(child.pid, 0.02)
+    sampler.start()
+    child.wait()
+    peaks = sampler.stop()
+    assert child.returncode == 0
+    assert 0 < peaks["system_cpu_seconds"] < peaks["cpu_seconds"]
