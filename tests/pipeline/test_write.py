@@ -231,3 +231,33 @@ def test_rows_arrow_refuses_are_rejected_and_the_rest_of_their_table_written(tmp
     counts = next(w for w in shards if isinstance(w, dict))  # the rows' counts taken back
     assert counts[Stat(Outcome.EXAMPLE_REJECTED, "f.jsonl", reason="internal_error")] == 2
     assert counts[Stat(Outcome.EXAMPLE, "f.jsonl", "train")] == -2
+
+
+def test_a_finished_local_shard_is_synced_and_leaves_the_page_cache(tmp_path, monkeypatch):
+    """io/shards.py _settle_local: each local file of a closed shard is fdatasync'ed (on disk before
+    the commit renames it) and its pages dropped (POSIX_FADV_DONTNEED), after the writers' footers:
+    the files read back whole."""
+    import os
+
+    synced, dropped = [], []
+    real_sync, real_advise = os.fdatasync, os.posix_fadvise
+
+    def sync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_sync(fd)
+
+    def advise(fd, offset, length, advice):
+        if advice == os.POSIX_FADV_DONTNEED:
+            dropped.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_advise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "fdatasync", sync)
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    urls = {fmt: str(tmp_path / f"s.{fmt}") for fmt in ("parquet", "jsonl", "arrow")}
+    shard = ShardFiles(urls)
+    shard.write([make_row(i, 50 + i) for i in range(30)])
+    shard.close()
+    assert sorted(synced) == sorted(dropped) == sorted(urls.values())
+    assert pq.read_table(urls["parquet"]).num_rows == 30
+    assert len((tmp_path / "s.jsonl").read_bytes().splitlines()) == 30
+    assert ipc.open_stream(urls["arrow"]).read_all().num_rows == 30
