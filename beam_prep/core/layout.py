@@ -299,7 +299,7 @@ class WindowLayout:
         ids = array("i")
         for t in tokens:
             ids += t.ids
-        labels = array("i", (IGNORE_INDEX,)) * len(ids)
+        labels = _ignored(len(ids))
         if bounds:
             for first, last in bounds.token_spans(tokens):
                 labels[first:last] = ids[first:last]
@@ -369,7 +369,7 @@ class WindowLayout:
         """A copy of `ex` with input_ids and labels from the groups of its window. A copy, so the
         ids are held only by the example handed on, not by the caller's batch of inputs."""
         enc = self.encoder
-        ids, labels = array("i", enc.prefix_ids), array("i", (IGNORE_INDEX,)) * len(enc.prefix_ids)
+        ids, labels = array("i", enc.prefix_ids), _ignored(len(enc.prefix_ids))
         pieces = self._pieces(ex.dialogue, ex.start, ex.end, cache, ex.trained)
         for g in pieces.groups[: pieces.at]:
             ids += g.ids
@@ -381,8 +381,13 @@ class WindowLayout:
             ids += g.ids
             labels += g.labels
         ids.extend(enc.suffix_ids)
-        labels.extend((IGNORE_INDEX,) * len(enc.suffix_ids))
+        labels += _ignored(len(enc.suffix_ids))
         return replace(ex, input_ids=ids, labels=labels)
+
+
+def _ignored(n: int) -> array:
+    """The labels of n untrained tokens."""
+    return array("i", (IGNORE_INDEX,)) * n
 
 
 def _middle_end(dialogue: Dialogue) -> int:

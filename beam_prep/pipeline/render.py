@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
-
 import apache_beam as beam
 
 from beam_prep.core.failures import contain
@@ -29,15 +27,9 @@ def example_row(example: Example, text: str, completion_start: int) -> dict:
         "num_tokens": len(example.input_ids),
         "context_turns": example.context_turns,
         "dropped_turns": example.dropped_turns,
-        "input_ids": _ints(example.input_ids),
-        "labels": _ints(example.labels),
+        "input_ids": example.input_ids,  # the fitters' array('i'), passed on without a copy
+        "labels": example.labels,
     }
-
-
-def _ints(ids) -> array:
-    """The fitters' array('i') as it is (no copy: the row only passes it on); any other sequence
-    converted."""
-    return ids if type(ids) is array and ids.typecode == "i" else array("i", ids)
 
 
 class _Render(CountingDoFn):
